@@ -1,0 +1,146 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Site is the whole of /etc/shisa/site.yaml after decoding, defaulting and
+// validation. Every field documented here is documented again, with its
+// default, in README.md ("Configuration reference") and in
+// testdata/site.example.yaml; a test keeps the three in step.
+type Site struct {
+	// Site is the site id, for example "hamamatsu-honcho". Lowercase
+	// letters, digits and '-', 1 to 63 characters. Required.
+	Site string `yaml:"site"`
+	// Unit names this box within the site ("a", "b", or a serial).
+	// Same charset as Site. Default: the host name.
+	Unit string `yaml:"unit"`
+	// TimeZone is the IANA zone the site's schedules are written in.
+	// Default "Asia/Tokyo".
+	TimeZone string `yaml:"time_zone"`
+
+	WAN     Interface `yaml:"wan"`
+	LAN     Interface `yaml:"lan"`
+	Tunnel  Tunnel    `yaml:"tunnel"`
+	Probe   Probe     `yaml:"probe"`
+	API     API       `yaml:"api"`
+	Journal Journal   `yaml:"journal"`
+
+	// Path is the file the config was read from (not a YAML key).
+	Path string `yaml:"-"`
+}
+
+// Interface names a physical port of the box.
+type Interface struct {
+	// Interface is the Linux link name, for example "eth0". Required.
+	Interface string `yaml:"interface"`
+}
+
+// Backend selects how the WireGuard device is realised.
+type Backend string
+
+const (
+	BackendAuto     Backend = "auto"     // kernel if the kernel has WireGuard, else tun
+	BackendKernel   Backend = "kernel"   // in-kernel WireGuard through netlink and wgctrl
+	BackendTUN      Backend = "tun"      // wireguard-go on a TUN device
+	BackendNetstack Backend = "netstack" // wireguard-go on a userspace TCP/IP stack (rootless)
+)
+
+// Tunnel describes the site's WireGuard tunnel to the datacenter.
+type Tunnel struct {
+	// Interface is the WireGuard link name. Default "wg-shisa".
+	Interface string `yaml:"interface"`
+	// Backend is auto, kernel, tun or netstack. Default auto.
+	Backend Backend `yaml:"backend"`
+	// PrivateKeyFile holds the site's WireGuard private key (base64, as
+	// written by `wg genkey`). The file must be readable and must not be
+	// readable or writable by group or others (mode 0600 or 0400). Required.
+	PrivateKeyFile string `yaml:"private_key_file"`
+	// ListenPort is the local UDP port; 0 picks a free one. Default 51820.
+	ListenPort int `yaml:"listen_port"`
+	// Address is this unit's address inside the tunnel, with prefix, for
+	// example 10.99.1.2/32. Required.
+	Address netip.Prefix `yaml:"address"`
+	// ManagementAddress is where the datacenter reaches the health API
+	// (issue 5); it must be an address of Address's network. Default: the
+	// address part of Address.
+	ManagementAddress netip.Addr `yaml:"management_address"`
+	// MTU of the tunnel link, 1280 to 1500. Default 1420.
+	MTU int `yaml:"mtu"`
+	// Routes are the cloud's subnets. They are routed into the tunnel and
+	// carried by the active endpoint only. At least one is required.
+	Routes []netip.Prefix `yaml:"routes"`
+	// PersistentKeepalive for every endpoint; 0 disables. Default 10s.
+	PersistentKeepalive Duration `yaml:"persistent_keepalive"`
+	// Endpoints is the ordered list of datacenter endpoints; the first is
+	// preferred and failed back to. At least one is required.
+	Endpoints []Endpoint `yaml:"endpoints"`
+	// Failback returns to the first healthy endpoint after HoldDown.
+	// Default true.
+	Failback *bool `yaml:"failback"`
+}
+
+// Endpoint is one datacenter-side VPN device (or one front door of it).
+type Endpoint struct {
+	// Name is a short label used in events and status, for example "dc1".
+	// Same charset as Site; unique. Required.
+	Name string `yaml:"name"`
+	// Endpoint is the UDP host:port of the datacenter device. The host is
+	// an IP address or a DNS name. Required.
+	Endpoint string `yaml:"endpoint"`
+	// PublicKey is the datacenter device's WireGuard public key (base64).
+	// Endpoints may share one key (one device, several front doors) or
+	// have distinct keys (several devices). Required.
+	PublicKey string `yaml:"public_key"`
+	// Probe is an address inside the tunnel that answers ICMP echo and is
+	// reached only through this endpoint (with distinct keys it is routed
+	// to this endpoint's peer as a /32). Required.
+	Probe netip.Addr `yaml:"probe"`
+}
+
+// Probe holds the liveness settings of the tunnel supervisor.
+type Probe struct {
+	// Interval between probes to each endpoint. Default 500ms.
+	Interval Duration `yaml:"interval"`
+	// Timeout for one probe reply; at most Interval. Default: Interval.
+	Timeout Duration `yaml:"timeout"`
+	// Misses in a row after which an endpoint is dead. Default 3.
+	Misses int `yaml:"misses"`
+	// Rise is the number of answered probes in a row after which a dead
+	// endpoint counts as alive again. Default 3.
+	Rise int `yaml:"rise"`
+	// HandshakeTimeout: an endpoint whose last handshake is older than this
+	// is dead whatever its probes say. Default 180s (WireGuard rekeys every
+	// 120s while traffic flows, and keepalives make traffic flow).
+	HandshakeTimeout Duration `yaml:"handshake_timeout"`
+	// HoldDown is how long the first endpoint must have been alive, without
+	// a single dead verdict, before the tunnel fails back to it. Default 60s.
+	HoldDown Duration `yaml:"hold_down"`
+	// Targets are cloud services (host:port, TCP) checked through the
+	// active endpoint for health reports. Optional.
+	Targets []string `yaml:"targets"`
+}
+
+// API holds the local API's settings.
+type API struct {
+	// Socket is the unix socket shisactl talks to. Default
+	// /run/shisa/shisad.sock.
+	Socket string `yaml:"socket"`
+}
+
+// Journal holds the event journal's settings.
+type Journal struct {
+	// Dir is the directory of the journal's segment files. Default
+	// /var/lib/shisa/journal.
+	Dir string `yaml:"dir"`
+	// MaxBytes bounds the journal on flash; the oldest segment is removed
+	// when the total exceeds it. Default 16 MiB (16777216).
+	MaxBytes int64 `yaml:"max_bytes"`
+}
+
+// Duration is a time.Duration written in YAML as "500ms", "3s", "1m".
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

@@ -1,0 +1,452 @@
+package tunnel
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+)
+
+// fakeNet is a WireGuard device and the datacenter behind it: a probe is
+// answered when the peer whose allowed IPs hold the probe address points at
+// an endpoint that is up. It models both key layouts faithfully because it
+// routes by the device's own configuration, as WireGuard does.
+type fakeNet struct {
+	mu      sync.Mutex
+	up      map[string]bool // endpoint host:port → answering
+	peers   []wgtypes.Peer
+	configs int
+}
+
+func newFakeNet(endpoints ...string) *fakeNet {
+	n := &fakeNet{up: map[string]bool{}}
+	for _, e := range endpoints {
+		n.up[e] = true
+	}
+	return n
+}
+
+func (n *fakeNet) set(ep string, up bool) {
+	n.mu.Lock()
+	n.up[ep] = up
+	n.mu.Unlock()
+}
+
+func (n *fakeNet) Configure(cfg wgtypes.Config) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.configs++
+	if cfg.ReplacePeers {
+		n.peers = nil
+	}
+	for _, pc := range cfg.Peers {
+		i := slices.IndexFunc(n.peers, func(p wgtypes.Peer) bool { return p.PublicKey == pc.PublicKey })
+		if pc.Remove {
+			if i >= 0 {
+				n.peers = slices.Delete(n.peers, i, i+1)
+			}
+			continue
+		}
+		if i < 0 {
+			if pc.UpdateOnly {
+				continue
+			}
+			n.peers = append(n.peers, wgtypes.Peer{PublicKey: pc.PublicKey})
+			i = len(n.peers) - 1
+		}
+		p := &n.peers[i]
+		if pc.Endpoint != nil {
+			p.Endpoint = pc.Endpoint
+		}
+		if pc.ReplaceAllowedIPs {
+			p.AllowedIPs = nil
+		}
+		for _, a := range pc.AllowedIPs {
+			// WireGuard's allowed IPs are exclusive: a prefix moves.
+			for j := range n.peers {
+				n.peers[j].AllowedIPs = slices.DeleteFunc(n.peers[j].AllowedIPs, func(b net.IPNet) bool { return b.String() == a.String() })
+			}
+			p.AllowedIPs = append(p.AllowedIPs, a)
+		}
+	}
+	return nil
+}
+
+func (n *fakeNet) Device() (*wgtypes.Device, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return &wgtypes.Device{Peers: slices.Clone(n.peers)}, nil
+}
+
+// route returns the peer index whose allowed IPs hold dst (longest match).
+func (n *fakeNet) routeLocked(dst netip.Addr) int {
+	best, bits := -1, -1
+	for i, p := range n.peers {
+		for _, a := range p.AllowedIPs {
+			pfx, _ := netip.ParsePrefix(a.String())
+			if pfx.Contains(dst) && pfx.Bits() > bits {
+				best, bits = i, pfx.Bits()
+			}
+		}
+	}
+	return best
+}
+
+// carrier returns the endpoint that traffic to dst leaves through.
+func (n *fakeNet) carrier(dst netip.Addr) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	i := n.routeLocked(dst)
+	if i < 0 || n.peers[i].Endpoint == nil {
+		return ""
+	}
+	return n.peers[i].Endpoint.String()
+}
+
+func (n *fakeNet) Ping(ctx context.Context, src, dst netip.Addr) (time.Duration, error) {
+	n.mu.Lock()
+	i := n.routeLocked(dst)
+	ok := i >= 0 && n.peers[i].Endpoint != nil && n.up[n.peers[i].Endpoint.String()]
+	if ok {
+		n.peers[i].LastHandshakeTime = time.Now()
+	}
+	n.mu.Unlock()
+	if ok {
+		time.Sleep(2 * time.Millisecond)
+		return 2 * time.Millisecond, nil
+	}
+	<-ctx.Done()
+	return 0, ctx.Err()
+}
+
+type eventRec struct {
+	mu     sync.Mutex
+	events []string
+	times  []time.Time
+}
+
+func (r *eventRec) Event(kind, msg string, fields map[string]any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, kind)
+	r.times = append(r.times, time.Now())
+}
+
+func (r *eventRec) count(kind string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := 0
+	for _, e := range r.events {
+		if e == kind {
+			c++
+		}
+	}
+	return c
+}
+
+func (r *eventRec) last(kind string) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := len(r.events) - 1; i >= 0; i-- {
+		if r.events[i] == kind {
+			return r.times[i]
+		}
+	}
+	return time.Time{}
+}
+
+const (
+	ep1 = "192.0.2.1:51820"
+	ep2 = "192.0.2.2:51820"
+)
+
+var cloud = netip.MustParsePrefix("10.20.0.0/16")
+var service = netip.MustParseAddr("10.20.0.10")
+
+func keyN(t *testing.T, n byte) wgtypes.Key {
+	var k wgtypes.Key
+	k[0] = n
+	return k
+}
+
+type rig struct {
+	t      *testing.T
+	net    *fakeNet
+	ev     *eventRec
+	sup    *Supervisor
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// start runs a supervisor over the fake net; shared selects one key for both
+// endpoints.
+func start(t *testing.T, shared bool, mod func(*Options)) *rig {
+	t.Helper()
+	fn := newFakeNet(ep1, ep2)
+	k2 := keyN(t, 2)
+	probe2 := netip.MustParseAddr("10.99.0.2")
+	if shared {
+		k2 = keyN(t, 1)
+		probe2 = netip.MustParseAddr("10.99.0.1")
+	}
+	ev := &eventRec{}
+	opts := Options{
+		Source: netip.MustParseAddr("10.99.1.2"),
+		Endpoints: []Endpoint{
+			{Name: "dc1", Endpoint: ep1, Key: keyN(t, 1), Probe: netip.MustParseAddr("10.99.0.1")},
+			{Name: "dc2", Endpoint: ep2, Key: k2, Probe: probe2},
+		},
+		Routes:   []netip.Prefix{cloud},
+		Interval: 500 * time.Millisecond,
+		Misses:   3, Rise: 3,
+		HoldDown: 60 * time.Second,
+		Device:   fn, Pinger: fn, Events: ev,
+	}
+	if mod != nil {
+		mod(&opts)
+	}
+	sup, err := New(opts)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &rig{t: t, net: fn, ev: ev, sup: sup, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- sup.Run(ctx) }()
+	return r
+}
+
+func (r *rig) stop() error {
+	r.cancel()
+	return <-r.done
+}
+
+func TestStartsOnPreferredEndpoint(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		t.Run(fmt.Sprintf("shared=%v", shared), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				r := start(t, shared, nil)
+				time.Sleep(2 * time.Second)
+				st := r.sup.Status()
+				assert.Equal(t, Up, st.State)
+				assert.Equal(t, "dc1", st.Active)
+				assert.Equal(t, ep1, r.net.carrier(service), "cloud traffic must leave through dc1")
+				assert.Equal(t, 0, r.ev.count("tunnel.failover"))
+				require.NoError(t, r.stop())
+				dev, _ := r.net.Device()
+				assert.Empty(t, dev.Peers, "stop removes the datacenter peers")
+				assert.Equal(t, Stopped, r.sup.Status().State)
+			})
+		})
+	}
+}
+
+func TestFailoverAfterMisses(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		t.Run(fmt.Sprintf("shared=%v", shared), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				r := start(t, shared, nil)
+				time.Sleep(3 * time.Second)
+				require.Equal(t, Up, r.sup.Status().State)
+
+				cut := time.Now()
+				r.net.set(ep1, false)
+				// Two misses are not enough.
+				time.Sleep(1 * time.Second)
+				assert.Equal(t, ep1, r.net.carrier(service), "no failover before the miss budget is spent")
+				time.Sleep(2 * time.Second)
+				assert.Equal(t, ep2, r.net.carrier(service), "cloud traffic moved to dc2")
+				at := r.ev.last("tunnel.failover")
+				require.False(t, at.IsZero(), "a failover event was journaled")
+				d := at.Sub(cut)
+				// misses × interval, plus at most one interval of phase.
+				assert.GreaterOrEqual(t, d, 1*time.Second)
+				assert.LessOrEqual(t, d, 2*time.Second+50*time.Millisecond, "detection took %s", d)
+				assert.Equal(t, "dc2", r.sup.Status().Active)
+				time.Sleep(2 * time.Second)
+				assert.Equal(t, Up, r.sup.Status().State)
+				require.NoError(t, r.stop())
+			})
+		})
+	}
+}
+
+func TestFailbackAfterHoldDown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := start(t, false, nil)
+		time.Sleep(3 * time.Second)
+		r.net.set(ep1, false)
+		time.Sleep(5 * time.Second)
+		require.Equal(t, "dc2", r.sup.Status().Active)
+
+		back := time.Now()
+		r.net.set(ep1, true)
+		time.Sleep(59 * time.Second)
+		assert.Equal(t, ep2, r.net.carrier(service), "no failback before the hold-down")
+		time.Sleep(5 * time.Second)
+		assert.Equal(t, ep1, r.net.carrier(service), "failback to dc1 after the hold-down")
+		at := r.ev.last("tunnel.failback")
+		require.False(t, at.IsZero())
+		assert.GreaterOrEqual(t, at.Sub(back), 60*time.Second)
+		assert.Equal(t, 1, r.ev.count("tunnel.failover"))
+		assert.Equal(t, 1, r.ev.count("tunnel.failback"))
+		require.NoError(t, r.stop())
+	})
+}
+
+func TestFlappingPrimaryNeverMovesTheSite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := start(t, false, nil)
+		time.Sleep(3 * time.Second)
+		r.net.set(ep1, false)
+		time.Sleep(5 * time.Second)
+		require.Equal(t, "dc2", r.sup.Status().Active)
+		switches := r.ev.count("tunnel.failover") + r.ev.count("tunnel.failback")
+
+		// dc1 flaps: 20 s up, 5 s down, for ten minutes. It becomes alive
+		// again and again, but never for a whole hold-down.
+		for range 24 {
+			r.net.set(ep1, true)
+			time.Sleep(20 * time.Second)
+			r.net.set(ep1, false)
+			time.Sleep(5 * time.Second)
+		}
+		assert.Equal(t, switches, r.ev.count("tunnel.failover")+r.ev.count("tunnel.failback"), "the site moved while dc1 flapped")
+		assert.Greater(t, r.ev.count("endpoint.alive"), 10, "dc1 was seen coming back each time")
+		assert.Equal(t, ep2, r.net.carrier(service))
+		require.NoError(t, r.stop())
+	})
+}
+
+func TestAllDeadThenRecover(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := start(t, false, nil)
+		time.Sleep(3 * time.Second)
+		r.net.set(ep1, false)
+		r.net.set(ep2, false)
+		time.Sleep(5 * time.Second)
+		assert.Equal(t, Down, r.sup.Status().State)
+		assert.Equal(t, 1, r.ev.count("tunnel.down"))
+		r.net.set(ep2, true)
+		time.Sleep(3 * time.Second)
+		st := r.sup.Status()
+		assert.Equal(t, Up, st.State)
+		assert.Equal(t, "dc2", st.Active)
+		require.NoError(t, r.stop())
+	})
+}
+
+func TestStaleHandshakeIsDead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		stale := &staleDevice{fakeNet: newFakeNet(ep1, ep2)}
+		r := start(t, false, func(o *Options) {
+			o.Device = stale
+			o.Pinger = stale.fakeNet
+			o.HandshakeTimeout = 30 * time.Second
+		})
+		time.Sleep(3 * time.Second)
+		require.Equal(t, "dc1", r.sup.Status().Active)
+		// dc1's probes are answered, but its session is not renewed: the
+		// handshake ages past the timeout and dc1 is judged dead.
+		stale.freeze(keyN(t, 1))
+		time.Sleep(35 * time.Second)
+		assert.Equal(t, "dc2", r.sup.Status().Active)
+		assert.GreaterOrEqual(t, r.ev.count("endpoint.dead"), 1)
+		require.NoError(t, r.stop())
+	})
+}
+
+// staleDevice reports a frozen handshake time for one peer.
+type staleDevice struct {
+	*fakeNet
+	mu     sync.Mutex
+	frozen map[wgtypes.Key]time.Time
+}
+
+func (d *staleDevice) freeze(k wgtypes.Key) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.frozen == nil {
+		d.frozen = map[wgtypes.Key]time.Time{}
+	}
+	d.frozen[k] = time.Now()
+}
+
+func (d *staleDevice) Device() (*wgtypes.Device, error) {
+	dev, err := d.fakeNet.Device()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, p := range dev.Peers {
+		if t, ok := d.frozen[p.PublicKey]; ok {
+			dev.Peers[i].LastHandshakeTime = t
+		}
+	}
+	return dev, err
+}
+
+func TestSharedKeyFailbackTrial(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := start(t, true, nil)
+		time.Sleep(3 * time.Second)
+		r.net.set(ep1, false)
+		time.Sleep(5 * time.Second)
+		require.Equal(t, ep2, r.net.carrier(service))
+
+		// dc1 is still dead at the first trial: back to dc2 within the miss
+		// budget, and the next trial waits twice the hold-down.
+		time.Sleep(60 * time.Second)
+		require.Equal(t, 1, r.ev.count("tunnel.failback_trial"))
+		time.Sleep(3 * time.Second)
+		assert.Equal(t, 1, r.ev.count("tunnel.failback_failed"))
+		assert.Equal(t, ep2, r.net.carrier(service))
+		time.Sleep(90 * time.Second)
+		assert.Equal(t, 1, r.ev.count("tunnel.failback_trial"), "second trial must wait twice the hold-down")
+
+		r.net.set(ep1, true)
+		time.Sleep(60 * time.Second)
+		assert.Equal(t, 2, r.ev.count("tunnel.failback_trial"))
+		assert.Equal(t, 1, r.ev.count("tunnel.failback"))
+		assert.Equal(t, ep1, r.net.carrier(service))
+		assert.Equal(t, "dc1", r.sup.Status().Active)
+		assert.Equal(t, Up, r.sup.Status().State)
+		require.NoError(t, r.stop())
+	})
+}
+
+func TestNoFailback(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := start(t, false, func(o *Options) { o.NoFailback = true })
+		time.Sleep(3 * time.Second)
+		r.net.set(ep1, false)
+		time.Sleep(5 * time.Second)
+		r.net.set(ep1, true)
+		time.Sleep(5 * time.Minute)
+		assert.Equal(t, "dc2", r.sup.Status().Active)
+		assert.Equal(t, 0, r.ev.count("tunnel.failback"))
+		require.NoError(t, r.stop())
+	})
+}
+
+func TestNewRejects(t *testing.T) {
+	fn := newFakeNet()
+	k := keyN(t, 1)
+	src := netip.MustParseAddr("10.99.1.2")
+	for name, o := range map[string]Options{
+		"no device":    {Pinger: fn, Source: src, Endpoints: []Endpoint{{Name: "a", Key: k}}},
+		"no endpoints": {Device: fn, Pinger: fn, Source: src},
+		"no source":    {Device: fn, Pinger: fn, Endpoints: []Endpoint{{Name: "a", Key: k}}},
+		"half shared": {Device: fn, Pinger: fn, Source: src, Endpoints: []Endpoint{
+			{Name: "a", Key: k}, {Name: "b", Key: k}, {Name: "c", Key: keyN(t, 3)}}},
+	} {
+		_, err := New(o)
+		assert.Error(t, err, name)
+		assert.True(t, strings.HasPrefix(err.Error(), "tunnel: "), name)
+	}
+}

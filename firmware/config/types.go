@@ -1,8 +1,12 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
+	"strings"
 	"time"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
 // Site is the whole of /etc/shisa/site.yaml after decoding, defaulting and
@@ -56,6 +60,8 @@ type Tunnel struct {
 	// PrivateKeyFile holds the site's WireGuard private key (base64, as
 	// written by `wg genkey`). The file must be readable and must not be
 	// readable or writable by group or others (mode 0600 or 0400). Required.
+	// A relative path is relative to the config file's directory; after
+	// Load or Parse the field holds the resolved path.
 	PrivateKeyFile string `yaml:"private_key_file"`
 	// ListenPort is the local UDP port; 0 picks a free one. Default 51820.
 	ListenPort int `yaml:"listen_port"`
@@ -97,6 +103,9 @@ type Endpoint struct {
 	// reached only through this endpoint (with distinct keys it is routed
 	// to this endpoint's peer as a /32). Required.
 	Probe netip.Addr `yaml:"probe"`
+
+	// key is PublicKey parsed, set during validation (see Key).
+	key wgtypes.Key
 }
 
 // Probe holds the liveness settings of the tunnel supervisor.
@@ -125,14 +134,16 @@ type Probe struct {
 // API holds the local API's settings.
 type API struct {
 	// Socket is the unix socket shisactl talks to. Default
-	// /run/shisa/shisad.sock.
+	// /run/shisa/shisad.sock. A relative path is relative to the config
+	// file's directory.
 	Socket string `yaml:"socket"`
 }
 
 // Journal holds the event journal's settings.
 type Journal struct {
 	// Dir is the directory of the journal's segment files. Default
-	// /var/lib/shisa/journal.
+	// /var/lib/shisa/journal. A relative path is relative to the config
+	// file's directory.
 	Dir string `yaml:"dir"`
 	// MaxBytes bounds the journal on flash; the oldest segment is removed
 	// when the total exceeds it. Default 16 MiB (16777216).
@@ -144,3 +155,23 @@ type Duration time.Duration
 
 // D returns d as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// String writes d the way the config does: "500ms", "3s", "1m", "1m30s".
+func (d Duration) String() string {
+	x := time.Duration(d)
+	switch {
+	case x == 0:
+		return "0s"
+	case x%time.Minute == 0:
+		s := strings.TrimSuffix(x.String(), "0s") // "1m0s" → "1m"
+		if strings.HasSuffix(s, "h0m") {
+			s = strings.TrimSuffix(s, "0m") // "1h0m" → "1h"
+		}
+		return s
+	case x%time.Second == 0 || x > time.Second:
+		return x.String()
+	case x%time.Millisecond == 0:
+		return fmt.Sprintf("%dms", x/time.Millisecond)
+	}
+	return x.String()
+}

@@ -24,7 +24,7 @@
 //
 // # Endpoint health
 //
-//	unknown ──probe ok×rise──▶ alive ──probe miss×misses──▶ dead
+//	unknown ──probe ok──────▶ alive ──probe miss×misses──▶ dead
 //	   │                         ▲  or handshake older         │
 //	   └──probe miss×misses──▶ dead ◀─ than handshake_timeout  │
 //	                             └──────probe ok×rise──────────┘

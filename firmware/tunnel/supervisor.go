@@ -478,7 +478,10 @@ func (s *Supervisor) judge(e *endpoint, ok bool, rtt time.Duration, now time.Tim
 		e.oks++
 		e.rtt = rtt
 		e.lastOK = now
-		if e.health != Alive && e.oks >= s.opts.Rise {
+		// A dead endpoint must answer rise probes in a row to count again;
+		// one never judged (at start) counts from its first answer, so
+		// the tunnel comes up as soon as the first probe returns.
+		if e.health == Unknown || (e.health == Dead && e.oks >= s.opts.Rise) {
 			was := e.health
 			e.health = Alive
 			e.aliveSince = now

@@ -450,3 +450,24 @@ func TestNewRejects(t *testing.T) {
 		assert.True(t, strings.HasPrefix(err.Error(), "tunnel: "), name)
 	}
 }
+
+func TestDeadEndpointNeedsRiseAnswers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := start(t, false, nil)
+		time.Sleep(3 * time.Second)
+		r.net.set(ep1, false)
+		time.Sleep(3 * time.Second)
+		require.Equal(t, 1, r.ev.count("endpoint.dead"))
+		alive := r.ev.count("endpoint.alive")
+		// Two answers (rise is 3) do not make dc1 alive again.
+		r.net.set(ep1, true)
+		time.Sleep(900 * time.Millisecond)
+		r.net.set(ep1, false)
+		time.Sleep(3 * time.Second)
+		assert.Equal(t, alive, r.ev.count("endpoint.alive"))
+		r.net.set(ep1, true)
+		time.Sleep(2 * time.Second)
+		assert.Equal(t, alive+1, r.ev.count("endpoint.alive"))
+		require.NoError(t, r.stop())
+	})
+}

@@ -1,0 +1,92 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"syscall"
+)
+
+// Client talks to shisad's local API.
+type Client struct {
+	socket string
+	hc     *http.Client
+}
+
+// NewClient returns a client of the daemon listening on socket.
+func NewClient(socket string) *Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		},
+	}
+	return &Client{socket: socket, hc: &http.Client{Transport: tr}}
+}
+
+// Status fetches /v1/status.
+func (c *Client) Status(ctx context.Context) (*Status, error) {
+	var st Status
+	if err := c.get(ctx, "/v1/status", &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// Events fetches one page of journal records after cursor since.
+func (c *Client) Events(ctx context.Context, since uint64, limit int) (*EventsPage, error) {
+	q := url.Values{"since": {strconv.FormatUint(since, 10)}}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var p EventsPage
+	if err := c.get(ctx, "/v1/events?"+q.Encode(), &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+func (c *Client) get(ctx context.Context, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://shisad"+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return c.explain(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return fmt.Errorf("reading shisad's answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e apiError
+		if json.Unmarshal(body, &e) == nil && e.Error != "" {
+			return fmt.Errorf("shisad: %s", e.Error)
+		}
+		return fmt.Errorf("shisad answered %s", resp.Status)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("shisad's answer is not what this shisactl understands (different versions?): %w", err)
+	}
+	return nil
+}
+
+// explain turns a dial failure into advice for the technician.
+func (c *Client) explain(err error) error {
+	switch {
+	case errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("shisad is not running (no one at %s): check `systemctl status shisad`", c.socket)
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("not allowed to open %s: run shisactl as root", c.socket)
+	}
+	return fmt.Errorf("talking to shisad at %s: %w", c.socket, err)
+}

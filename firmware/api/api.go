@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -78,7 +79,7 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 		writeJSON(w, http.StatusOK, b.Status())
 	})
 	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {
-		since, limit, err := parseEventsQuery(r.URL.Query().Get("since"), r.URL.Query().Get("limit"))
+		since, limit, err := parseEventsQuery(r.URL.Query())
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
@@ -104,8 +105,18 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 }
 
 // parseEventsQuery validates since= (a cursor, default 0) and limit=
-// (1..MaxPage, default 100). Errors name the parameter.
-func parseEventsQuery(since, limit string) (uint64, int, error) {
+// (1..MaxPage, default 100). A parameter given empty or twice is an error;
+// so is any other parameter. Errors name the parameter.
+func parseEventsQuery(q url.Values) (uint64, int, error) {
+	for k, v := range q {
+		if k != "since" && k != "limit" {
+			return 0, 0, fmt.Errorf("%s: unknown parameter (want since and limit)", k)
+		}
+		if len(v) != 1 || v[0] == "" {
+			return 0, 0, fmt.Errorf("%s: give it once, with a value", k)
+		}
+	}
+	since, limit := q.Get("since"), q.Get("limit")
 	var s uint64
 	if since != "" {
 		v, err := strconv.ParseUint(since, 10, 64)

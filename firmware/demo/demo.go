@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -49,16 +50,18 @@ type Result struct {
 	StartToUp       time.Duration // shisad start to tunnel up
 	FailoverGap     time.Duration // dc1 cut to the first echo answered through dc2
 	FailbackAfter   time.Duration // dc1 back to failback
-	TransferOK      bool          // the transfer during the failover arrived intact
+	SessionSurvived bool          // a TCP session opened before the cut works after it
+	TransferOK      bool          // the transfer through the second endpoint arrived intact
 	TransferSeconds float64
 	Events          []string // journal kinds, in order
 }
 
 var (
-	tunnelAddr = netip.MustParsePrefix("10.99.1.2/32")
-	serviceIP  = netip.MustParseAddr("10.20.0.10")
-	echoAddr   = netip.AddrPortFrom(serviceIP, 7)
-	sinkAddr   = netip.AddrPortFrom(serviceIP, 9000)
+	tunnelAddr  = netip.MustParsePrefix("10.99.1.2/32")
+	serviceIP   = netip.MustParseAddr("10.20.0.10")
+	echoAddr    = netip.AddrPortFrom(serviceIP, 7)
+	sinkAddr    = netip.AddrPortFrom(serviceIP, 9000)
+	tcpEchoAddr = netip.AddrPortFrom(serviceIP, 9001)
 )
 
 // Run plays the day and returns its figures.
@@ -115,6 +118,9 @@ func Run(ctx context.Context, opts Options) (res Result, err error) {
 	if err := dc.ListenSink(ctx, sinkAddr); err != nil {
 		return res, err
 	}
+	if err := dc.ListenTCPEcho(ctx, tcpEchoAddr); err != nil {
+		return res, err
+	}
 	eps := dc.Endpoints()
 	say("datacenter up: dc1 at %s, dc2 at %s (each behind a relay that can cut it); cloud service %s", eps[0].Address(), eps[1].Address(), serviceIP)
 
@@ -158,27 +164,42 @@ func Run(ctx context.Context, opts Options) (res Result, err error) {
 	}
 	say("office traffic flows: a UDP echo every 20 ms to %s through %s", echoAddr, dc.Carrier())
 
-	// A transfer that spans the failover: the linkage files of seed row 17.
-	xfer := make(chan transferResult, 1)
-	go func() { xfer <- transfer(ctx, d, opts.TransferBytes) }()
-	time.Sleep(300 * time.Millisecond)
+	// A long-lived TCP session (a terminal, a database connection) opened
+	// before the cut: the cloud sits behind both endpoints, so it survives.
+	sess, err := d.Net().DialContextTCPAddrPort(ctx, tcpEchoAddr)
+	if err != nil {
+		return res, fmt.Errorf("demo: opening a session to the cloud: %w", err)
+	}
+	defer sess.Close()
+	sessR := bufio.NewReader(sess)
+	if err := roundTrip(sess, sessR, "before the cut"); err != nil {
+		return res, fmt.Errorf("demo: session: %w", err)
+	}
+	say("a TCP session to %s is open", tcpEchoAddr)
 
 	cut := time.Now()
 	eps[0].Relay.Cut(true)
-	say("dc1 dies (its path drops every packet); a %d MiB transfer is running", opts.TransferBytes>>20)
+	say("dc1 dies (its path drops every packet)")
 	if err := waitFor(ctx, 10*time.Second, func() bool { return d.Tunnel().Active == "dc2" && !echo.firstOKAfter(cut).IsZero() }); err != nil {
 		return res, fmt.Errorf("demo: no failover to dc2: %w", err)
 	}
 	res.FailoverGap = echo.firstOKAfter(cut).Sub(cut)
 	say("FAILOVER to dc2: traffic answered again %s after the cut (detection = %s × %d misses)",
 		res.FailoverGap.Round(time.Millisecond), site.Probe.Interval.D(), site.Probe.Misses)
+	if err := roundTrip(sess, sessR, "after the failover"); err != nil {
+		say("the TCP session did not survive: %v", err)
+	} else {
+		res.SessionSurvived = true
+		say("the TCP session opened before the cut still works, %s after the cut (its own TCP retransmission timer sets the pace)", time.Since(cut).Round(time.Millisecond))
+	}
 
-	tr := <-xfer
+	// The linkage files of seed row 17: a transfer through the new path.
+	tr := transfer(ctx, d, opts.TransferBytes)
 	res.TransferOK, res.TransferSeconds = tr.err == nil, tr.seconds
 	if tr.err != nil {
 		say("transfer FAILED: %v", tr.err)
 	} else {
-		say("transfer of %d MiB across the failover arrived intact (sha256 %s…) in %.1fs", opts.TransferBytes>>20, tr.sum[:12], tr.seconds)
+		say("a %d MiB transfer through dc2 arrived intact (sha256 %s…) in %.1fs", opts.TransferBytes>>20, tr.sum[:12], tr.seconds)
 	}
 
 	back := time.Now()
@@ -214,8 +235,8 @@ func Run(ctx context.Context, opts Options) (res Result, err error) {
 		res.Events = append(res.Events, r.Kind)
 		fmt.Fprintf(out, "  %3d  %s  %-22s %s\n", r.Seq, r.Time.Local().Format("15:04:05.000"), r.Kind, r.Msg)
 	}
-	fmt.Fprintf(out, "\nfigures:\n  start to tunnel up   %s\n  failover gap         %s\n  failback after       %s (hold-down %s)\n  transfer intact      %v\n",
-		res.StartToUp.Round(time.Millisecond), res.FailoverGap.Round(time.Millisecond), res.FailbackAfter.Round(100*time.Millisecond), opts.HoldDown, res.TransferOK)
+	fmt.Fprintf(out, "\nfigures:\n  start to tunnel up   %s\n  failover gap         %s\n  failback after       %s (hold-down %s)\n  session survived     %v\n  transfer intact      %v\n",
+		res.StartToUp.Round(time.Millisecond), res.FailoverGap.Round(time.Millisecond), res.FailbackAfter.Round(100*time.Millisecond), opts.HoldDown, res.SessionSurvived, res.TransferOK)
 	return res, nil
 }
 
@@ -338,8 +359,25 @@ type transferResult struct {
 	err     error
 }
 
-// transfer streams n random bytes to the cloud's sink at about 2 MiB/s and
-// checks the sink's sha256.
+// roundTrip writes a line on a session and waits (up to 30 s) for its echo.
+func roundTrip(c net.Conn, r *bufio.Reader, line string) error {
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	defer c.SetDeadline(time.Time{})
+	if _, err := fmt.Fprintln(c, line); err != nil {
+		return err
+	}
+	got, err := r.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(got) != line {
+		return fmt.Errorf("echo %q, sent %q", got, line)
+	}
+	return nil
+}
+
+// transfer streams n random bytes to the cloud's sink and checks the sink's
+// sha256.
 func transfer(ctx context.Context, d *daemon.Daemon, n int64) (r transferResult) {
 	start := time.Now()
 	defer func() { r.seconds = time.Since(start).Seconds() }()
@@ -350,8 +388,6 @@ func transfer(ctx context.Context, d *daemon.Daemon, n int64) (r transferResult)
 	defer c.Close()
 	h := sha256.New()
 	buf := make([]byte, 64<<10)
-	t := time.NewTicker(30 * time.Millisecond)
-	defer t.Stop()
 	for sent := int64(0); sent < n; {
 		chunk := min(int64(len(buf)), n-sent)
 		_, _ = rand.Read(buf[:chunk])
@@ -360,11 +396,6 @@ func transfer(ctx context.Context, d *daemon.Daemon, n int64) (r transferResult)
 			return transferResult{err: fmt.Errorf("after %d bytes: %w", sent, err)}
 		}
 		sent += chunk
-		select {
-		case <-ctx.Done():
-			return transferResult{err: ctx.Err()}
-		case <-t.C:
-		}
 	}
 	if err := c.CloseWrite(); err != nil {
 		return transferResult{err: err}

@@ -274,6 +274,30 @@ func (c *Cloud) ListenSink(ctx context.Context, addr netip.AddrPort) error {
 	return nil
 }
 
+// ListenTCPEcho serves a TCP echo on the cloud's addr (a long-lived
+// session, like a terminal or a database connection).
+func (c *Cloud) ListenTCPEcho(ctx context.Context, addr netip.AddrPort) error {
+	ln, err := c.net.ListenTCPAddrPort(addr)
+	if err != nil {
+		return fmt.Errorf("sim: tcp echo on %s: %w", addr, err)
+	}
+	context.AfterFunc(ctx, func() { ln.Close() })
+	c.wg.Go(func() {
+		for {
+			cn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			context.AfterFunc(ctx, func() { cn.Close() })
+			c.wg.Go(func() {
+				defer cn.Close()
+				_, _ = io.Copy(cn, cn)
+			})
+		}
+	})
+	return nil
+}
+
 // port is a TUN device whose far side is the simulated datacenter's router.
 type port struct {
 	in      chan []byte // from the cloud, to be encrypted to the site

@@ -116,6 +116,28 @@ func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 // MarshalText makes Health print as its name in JSON.
 func (h Health) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
 
+// UnmarshalText reads a State's name.
+func (s *State) UnmarshalText(b []byte) error {
+	for _, v := range []State{Connecting, Up, Down, Stopped} {
+		if v.String() == string(b) {
+			*s = v
+			return nil
+		}
+	}
+	return fmt.Errorf("tunnel: unknown state %q", b)
+}
+
+// UnmarshalText reads a Health's name.
+func (h *Health) UnmarshalText(b []byte) error {
+	for _, v := range []Health{Unknown, Alive, Dead} {
+		if v.String() == string(b) {
+			*h = v
+			return nil
+		}
+	}
+	return fmt.Errorf("tunnel: unknown health %q", b)
+}
+
 // EndpointStatus is one endpoint as the supervisor sees it.
 type EndpointStatus struct {
 	Name          string    `json:"name"`

@@ -1,0 +1,247 @@
+package itest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shisa-gw/shisa/firmware/api"
+	"github.com/shisa-gw/shisa/firmware/benchfig"
+	"github.com/shisa-gw/shisa/netctl/netnstest"
+)
+
+// requireBench skips unless make bench asked for figures.
+func requireBench(t *testing.T) {
+	t.Helper()
+	if os.Getenv(benchfig.EnvDir) == "" {
+		t.Skip("bench: run 'make bench'")
+	}
+}
+
+func writeFigure(t *testing.T, f benchfig.Figure) {
+	t.Helper()
+	if err := benchfig.Write(benchfig.Dir(), f); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: n=%d p50=%.3f p99=%.3f max=%.3f %s (target %v) — %s", f.Figure, f.N, f.P50, f.P99, f.Max, f.Unit, f.Target, f.Note)
+}
+
+// TestBenchDCFailover measures dc_failover_s: from cutting dc1's WAN link
+// to the first UDP echo, sent after the cut, that the cloud answers (through
+// dc2), with the default probe settings.
+func TestBenchDCFailover(t *testing.T) {
+	requireBench(t)
+	const (
+		trials   = 20
+		holdDown = 2 * time.Second // only to get back to dc1 quickly between trials
+		every    = 10 * time.Millisecond
+		timeout  = 500 * time.Millisecond
+	)
+	s := newSite(t, siteOptions{HoldDown: holdDown})
+	p, _ := s.startShisad()
+	s.mustStatus(p, "tunnel up via dc1", upVia("dc1"))
+	u := startUDPEcho(t, s.office, udpEchoAddr, every, timeout)
+	if _, err := u.await(t, time.Now(), 10*time.Second); err != nil {
+		t.Fatalf("UDP echo through dc1: %v", err)
+	}
+
+	var samples []float64
+	for i := range trials {
+		s.wan.SetLink(wanToDC1, false)
+		cut := time.Now()
+		a, err := u.await(t, cut, 15*time.Second)
+		if err != nil {
+			t.Fatalf("trial %d: %v", i+1, err)
+		}
+		d := a.sent.Sub(cut).Seconds()
+		samples = append(samples, d)
+		s.mustStatus(p, "tunnel up via dc2", upVia("dc2"))
+
+		s.wan.SetLink(wanToDC1, true)
+		restored := time.Now()
+		s.mustStatus(p, "failback to dc1", upVia("dc1"))
+		if _, err := u.await(t, time.Now(), 10*time.Second); err != nil {
+			t.Fatalf("trial %d: UDP echo after failback: %v", i+1, err)
+		}
+		t.Logf("trial %2d: failover %.3fs (echo sent %.3fs after the cut answered %.1fms later); failback %.3fs after restore",
+			i+1, d, d, float64(a.recv.Sub(a.sent).Microseconds())/1000, time.Since(restored).Seconds())
+	}
+	sent, answered := u.counts()
+	t.Logf("UDP echo: %d sent, %d answered", sent, answered)
+	f := benchfig.FromSamples("dc_failover_s", "s", samples, 3)
+	f.Note = fmt.Sprintf("namespaces, shisad tun backend, default probes (500ms × 3 misses); cut dc1's WAN link → first answered UDP echo sent after the cut (10 ms apart); hold_down %v between trials", holdDown)
+	writeFigure(t, f)
+}
+
+// TestBenchStartToHandshake measures start_to_handshake_s: from just
+// before shisad is exec'd to its first WireGuard handshake, as the API's
+// endpoints report it (the handshake's own time, however late it is read).
+func TestBenchStartToHandshake(t *testing.T) {
+	requireBench(t)
+	const trials = 10
+	s := newSite(t, siteOptions{})
+	var samples []float64
+	for i := range trials {
+		p, start := s.startShisad()
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		st, err := s.waitStatus(ctx, p, 5*time.Millisecond, "first handshake", func(st *api.Status) bool {
+			return !firstHandshake(st).IsZero()
+		})
+		cancel()
+		if err != nil {
+			t.Fatalf("trial %d: %v\n%s", i+1, err, p.Output())
+		}
+		hs := firstHandshake(st)
+		d := hs.Sub(start).Seconds()
+		samples = append(samples, d)
+		t.Logf("trial %2d: first handshake %.3fs after start (seen by the API %.3fs after start)", i+1, d, time.Since(start).Seconds())
+		if err := stopShisad(p, 10*time.Second); err != nil {
+			t.Fatalf("trial %d: SIGTERM: %v\n%s", i+1, err, p.Output())
+		}
+	}
+	f := benchfig.FromSamples("start_to_handshake_s", "s", samples, 1)
+	f.Note = "namespaces, shisad tun backend; wall clock just before exec (through ip netns exec) → earliest endpoint last_handshake in the API"
+	writeFigure(t, f)
+}
+
+// TestBenchFootprint measures rss_mb and goroutines of shisad in steady
+// state: after 10 s with a TCP transfer running through the tunnel, once a
+// second for 5 s.
+func TestBenchFootprint(t *testing.T) {
+	requireBench(t)
+	s := newSite(t, siteOptions{})
+	p, _ := s.startShisad()
+	s.mustStatus(p, "tunnel up via dc1", upVia("dc1"))
+	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p.Pid)); err != nil || strings.TrimSpace(string(comm)) != "shisad" {
+		t.Fatalf("pid %d is not shisad (comm %q, %v): ip netns exec did not exec in place?", p.Pid, comm, err)
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	var moved atomic.Int64
+	var transferErr error
+	wg.Go(func() { transferErr = transferLoop(ctx, s.office, &moved) })
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+
+	start := time.Now()
+	steady := time.NewTimer(10 * time.Second)
+	select {
+	case <-steady.C:
+	case <-p.Done():
+		t.Fatalf("shisad exited: %v\n%s", p.Wait(), p.Output())
+	}
+	var rss, gor []float64
+	var threads []int
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for range 6 {
+		kb, th, err := procStatus(p.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sctx, scancel := context.WithTimeout(t.Context(), 2*time.Second)
+		st, err := s.api.Status(sctx)
+		scancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rss = append(rss, float64(kb)*1024/1e6)
+		gor = append(gor, float64(st.Runtime.Goroutines))
+		threads = append(threads, th)
+		t.Logf("%.1fs: VmRSS %d kB, threads %d, goroutines %d, Go heap %.1f MiB, Go sys %.1f MiB",
+			time.Since(start).Seconds(), kb, th, st.Runtime.Goroutines, st.Runtime.HeapMB, st.Runtime.SysMB)
+		<-tick.C
+	}
+	cancel()
+	wg.Wait()
+	if transferErr != nil {
+		t.Fatalf("transfer during the measurement: %v", transferErr)
+	}
+	mbit := float64(moved.Load()) * 8 / time.Since(start).Seconds() / 1e6
+	t.Logf("transfer: %d MiB in %.1fs (%.0f Mbit/s)", moved.Load()>>20, time.Since(start).Seconds(), mbit)
+
+	f := benchfig.FromSamples("rss_mb", "MB", rss, 20)
+	f.Note = fmt.Sprintf("VmRSS of shisad (tun backend), 1 MB = 10^6 bytes, 6 samples 1 s apart after 10 s of a TCP transfer through the tunnel (%.0f Mbit/s); threads %v", mbit, threads)
+	writeFigure(t, f)
+	g := benchfig.FromSamples("goroutines", "count", gor, 0)
+	g.Note = "api.Status runtime.goroutines of shisad, same samples as rss_mb"
+	writeFigure(t, g)
+}
+
+// transferLoop streams 32 MiB transfers from the office to the sink until
+// ctx ends, adding what it moved to moved.
+func transferLoop(ctx context.Context, office *netnstest.NS, moved *atomic.Int64) error {
+	const size = 32 << 20
+	for ctx.Err() == nil {
+		c, err := office.DialTCP(ctx, sinkAddr)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if _, err := netnstest.Sink(ctx, c, size); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		moved.Add(size)
+	}
+	return nil
+}
+
+// procStatus reads VmRSS (kB) and Threads of pid.
+func procStatus(pid int) (rssKB int64, threads int, err error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	var haveRSS, haveThreads bool
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		fs := strings.Fields(v)
+		if len(fs) == 0 {
+			continue
+		}
+		switch k {
+		case "VmRSS":
+			rssKB, err = strconv.ParseInt(fs[0], 10, 64)
+			haveRSS = err == nil
+		case "Threads":
+			threads, err = strconv.Atoi(fs[0])
+			haveThreads = err == nil
+		}
+	}
+	if !haveRSS || !haveThreads {
+		return 0, 0, errors.Join(fmt.Errorf("/proc/%d/status: no VmRSS or Threads", pid), sc.Err())
+	}
+	return rssKB, threads, nil
+}
+
+// firstHandshake is the earliest non-zero last handshake of st's endpoints.
+func firstHandshake(st *api.Status) time.Time {
+	var first time.Time
+	for _, e := range st.Tunnel.Endpoints {
+		if !e.LastHandshake.IsZero() && (first.IsZero() || e.LastHandshake.Before(first)) {
+			first = e.LastHandshake
+		}
+	}
+	return first
+}

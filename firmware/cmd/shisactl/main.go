@@ -190,7 +190,7 @@ func printStatus(w io.Writer, st *api.Status, now time.Time) {
 		if e.RTT > 0 {
 			rtt = fmt.Sprintf("%.1fms", e.RTT)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Health, act, rtt, hs, bytes(e.RxBytes), bytes(e.TxBytes), e.Endpoint)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Health, act, rtt, hs, sizeIEC(e.RxBytes), sizeIEC(e.TxBytes), e.Endpoint)
 	}
 	tw.Flush()
 	if len(st.Events) > 0 {
@@ -283,7 +283,7 @@ func human(d time.Duration) string {
 	return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
 }
 
-func bytes(n int64) string {
+func sizeIEC(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

@@ -15,7 +15,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
 	"github.com/shisa-gw/shisa/firmware/api"
+	"github.com/shisa-gw/shisa/firmware/atomicfile"
 	"github.com/shisa-gw/shisa/firmware/config"
 	"github.com/shisa-gw/shisa/firmware/journal"
 )
@@ -43,6 +46,12 @@ COMMANDS
       problem with its file, line and field, or a summary when it is good.
       Exit status 0 when the file is valid, 2 when it is not.
 
+  key new FILE [--force]
+      Make a new WireGuard private key for the site, write it to FILE with
+      mode 0600 (atomically; an existing FILE is kept unless --force), and
+      print the public key to give to the datacenter. The private key is
+      never printed.
+
   version
       Print shisactl's version.
 
@@ -58,6 +67,7 @@ EXAMPLES
   shisactl status
   shisactl events --since 120
   shisactl config check /etc/shisa/site.yaml
+  shisactl key new /etc/shisa/site.key
 
 EXIT STATUS
   0 success; 1 the daemon could not be reached or answered an error;
@@ -110,6 +120,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdStatus(ctx, c, rest, stdout)
 	case "events":
 		err = cmdEvents(ctx, c, rest, stdout)
+	case "key":
+		if len(rest) < 1 || rest[0] != "new" {
+			err = usageError{"usage: shisactl key new FILE [--force]"}
+			break
+		}
+		err = cmdKeyNew(rest[1:], stdout)
 	case "config":
 		if len(rest) < 1 || rest[0] != "check" {
 			err = usageError{"usage: shisactl config check FILE"}
@@ -261,6 +277,33 @@ func cmdConfigCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s is valid.\n\n%s", args[0], site.Summary())
 	return 0
+}
+
+func cmdKeyNew(args []string, w io.Writer) error {
+	fs := flags("key new")
+	force := fs.Bool("force", false, "")
+	var file string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		file, args = args[0], args[1:]
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if file == "" {
+		return usageError{"usage: shisactl key new FILE [--force]"}
+	}
+	if _, err := os.Stat(file); err == nil && !*force {
+		return fmt.Errorf("%s exists; it may be the site's key in use: pass --force to replace it", file)
+	}
+	k, err := wgtypes.GeneratePrivateKey()
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(file, []byte(k.String()+"\n"), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "wrote %s (mode 0600)\npublic key: %s\n", file, k.PublicKey())
+	return nil
 }
 
 func printJSON(w io.Writer, v any) error {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/shisa-gw/shisa/firmware/api"
 	"github.com/shisa-gw/shisa/firmware/journal"
@@ -119,4 +120,29 @@ func TestStatusAndEventsAgainstAServer(t *testing.T) {
 	code, _, errs = runCLI("--socket", filepath.Join(dir, "none.sock"), "status")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errs, "shisad is not running")
+}
+
+func TestKeyNew(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "site.key")
+	code, out, errs := runCLI("key", "new", file)
+	require.Equal(t, 0, code, errs)
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	k, err := wgtypes.ParseKey(strings.TrimSpace(string(b)))
+	require.NoError(t, err)
+	assert.Contains(t, out, "public key: "+k.PublicKey().String())
+	assert.NotContains(t, out, k.String(), "the private key is never printed")
+	fi, err := os.Stat(file)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+
+	code, _, errs = runCLI("key", "new", file)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, "--force")
+	b2, _ := os.ReadFile(file)
+	assert.Equal(t, b, b2, "the existing key is kept")
+	code, _, _ = runCLI("key", "new", file, "--force")
+	assert.Equal(t, 0, code)
+	b3, _ := os.ReadFile(file)
+	assert.NotEqual(t, b, b3)
 }

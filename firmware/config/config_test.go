@@ -57,7 +57,9 @@ func TestExampleLoads(t *testing.T) {
 		},
 		API:     API{Socket: "/run/shisa/shisad.sock"},
 		Journal: Journal{Dir: "/var/lib/shisa/journal", MaxBytes: 16 << 20},
-		Path:    path,
+		Watchdog: Watchdog{DeviceTimeout: Duration(30 * time.Second), SafeModeAfter: 5,
+			SafeModeWindow: Duration(10 * time.Minute), GoodAfter: Duration(60 * time.Second)},
+		Path: path,
 	}
 	assert.Equal(t, want, s)
 	assert.False(t, s.SharedKey())

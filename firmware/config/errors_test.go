@@ -105,6 +105,11 @@ func TestErrors(t *testing.T) {
 		{name: "rise too many", old: "", new: probe + "  rise: 101\n", want: []string{"site.yaml:23: probe.rise: 101 is out of range (want 1 to 100)"}},
 		{name: "handshake short", old: "", new: probe + "  handshake_timeout: 5s\n", want: []string{"site.yaml:23: probe.handshake_timeout: 5s is too short (want at least 10s)"}},
 		{name: "journal small", old: "", new: "journal:\n  max_bytes: 1000\n", want: []string{"site.yaml:22: journal.max_bytes: 1000 is too small"}},
+		{name: "watchdog relative device", old: "", new: "watchdog:\n  device: dev/watchdog\n", want: []string{"site.yaml:22: watchdog.device: \"dev/watchdog\" is not an absolute path"}},
+		{name: "watchdog timeout", old: "", new: "watchdog:\n  device_timeout: 1500ms\n", want: []string{"site.yaml:22: watchdog.device_timeout: 1.5s is out of range"}},
+		{name: "safe mode after", old: "", new: "watchdog:\n  safe_mode_after: 1\n", want: []string{"site.yaml:22: watchdog.safe_mode_after: 1 is out of range"}},
+		{name: "safe mode window", old: "", new: "watchdog:\n  safe_mode_window: 30s\n", want: []string{"site.yaml:22: watchdog.safe_mode_window: 30s is too short"}},
+		{name: "good after", old: "", new: "watchdog:\n  good_after: 2h\n", want: []string{"site.yaml:22: watchdog.good_after: 2h is out of range"}},
 		{name: "socket too long", old: "", new: "api:\n  socket: /" + strings.Repeat("s", 120) + "\n", want: []string{"site.yaml:22: api.socket: path is 121 bytes long"}},
 	}
 	path := siteDir(t)

@@ -29,11 +29,12 @@ func Example() {
 	//            2. dc2  198.51.100.7:51820  key yh+miyCl…  probe 10.20.0.2
 	// failback   to dc1 after 1m of health (hold-down)
 	// keepalive  every 10s
-	// probe      every 500ms, timeout 500ms; dead after 3 misses, alive after 3 answers
+	// probe      every 500ms, timeout 500ms; dead after 3 misses, alive again after 3 answers
 	// detection  1.5s (interval × misses); handshake older than 3m also means dead
 	// targets    portal.city.example.jp:443, 10.20.1.10:5432
 	// api        /run/shisa/shisad.sock
 	// journal    /var/lib/shisa/journal, at most 16 MiB
+	// watchdog   systemd's (WatchdogSec); safe mode after 5 failed starts in 10m; a start is good after 1m
 }
 
 // Every problem in a file comes back at once, each with its line and key.

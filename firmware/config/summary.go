@@ -38,13 +38,19 @@ func (s *Site) Summary() string {
 	}
 	line("failback", "%s", fb)
 	line("keepalive", "%s", keepalive(t.PersistentKeepalive))
-	line("probe", "every %s, timeout %s; dead after %d misses, alive after %d answers", p.Interval, p.Timeout, p.Misses, p.Rise)
+	line("probe", "every %s, timeout %s; dead after %d misses, alive again after %d answers", p.Interval, p.Timeout, p.Misses, p.Rise)
 	line("detection", "%s (interval × misses); handshake older than %s also means dead", Duration(p.Interval.D()*time.Duration(p.Misses)), p.HandshakeTimeout)
 	if len(p.Targets) > 0 {
 		line("targets", "%s", strings.Join(p.Targets, ", "))
 	}
 	line("api", "%s", s.API.Socket)
 	line("journal", "%s, at most %s", s.Journal.Dir, bytesText(s.Journal.MaxBytes))
+	wd := &s.Watchdog
+	dev := "systemd's (WatchdogSec)"
+	if wd.Device != "" {
+		dev = fmt.Sprintf("%s (timeout %s) when systemd does not supervise", wd.Device, wd.DeviceTimeout)
+	}
+	line("watchdog", "%s; safe mode after %d failed starts in %s; a start is good after %s", dev, wd.SafeModeAfter, wd.SafeModeWindow, wd.GoodAfter)
 	w.Flush()
 	return b.String()
 }

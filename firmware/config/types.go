@@ -24,12 +24,13 @@ type Site struct {
 	// Default "Asia/Tokyo".
 	TimeZone string `yaml:"time_zone"`
 
-	WAN     Interface `yaml:"wan"`
-	LAN     Interface `yaml:"lan"`
-	Tunnel  Tunnel    `yaml:"tunnel"`
-	Probe   Probe     `yaml:"probe"`
-	API     API       `yaml:"api"`
-	Journal Journal   `yaml:"journal"`
+	WAN      Interface `yaml:"wan"`
+	LAN      Interface `yaml:"lan"`
+	Tunnel   Tunnel    `yaml:"tunnel"`
+	Probe    Probe     `yaml:"probe"`
+	API      API       `yaml:"api"`
+	Journal  Journal   `yaml:"journal"`
+	Watchdog Watchdog  `yaml:"watchdog"`
 
 	// Path is the file the config was read from (not a YAML key).
 	Path string `yaml:"-"`
@@ -148,6 +149,27 @@ type Journal struct {
 	// MaxBytes bounds the journal on flash; the oldest segment is removed
 	// when the total exceeds it. Default 16 MiB (16777216).
 	MaxBytes int64 `yaml:"max_bytes"`
+}
+
+// Watchdog holds the liveness and crash-loop settings.
+type Watchdog struct {
+	// Device is a hardware watchdog (/dev/watchdog) that shisad drives
+	// itself when systemd does not supervise it (no WATCHDOG_USEC). "none"
+	// (stored as "") means none. Default none (under systemd, systemd
+	// drives the hardware watchdog: RuntimeWatchdogSec in system.conf).
+	Device string `yaml:"device"`
+	// DeviceTimeout is the hardware watchdog's timeout, 2s to 10m.
+	// Default 30s.
+	DeviceTimeout Duration `yaml:"device_timeout"`
+	// SafeModeAfter failed starts within SafeModeWindow, the next start
+	// runs in safe mode (tunnel only, last good config). 2 to 100.
+	// Default 5.
+	SafeModeAfter int `yaml:"safe_mode_after"`
+	// SafeModeWindow over which failed starts are counted. Default 10m.
+	SafeModeWindow Duration `yaml:"safe_mode_window"`
+	// GoodAfter: a start counts as good once the tunnel has been up and
+	// every job's check fresh for this long. Default 60s.
+	GoodAfter Duration `yaml:"good_after"`
 }
 
 // Duration is a time.Duration written in YAML as "500ms", "3s", "1m".

@@ -31,6 +31,10 @@ const (
 	DefaultAPISocket           = "/run/shisa/shisad.sock"
 	DefaultJournalDir          = "/var/lib/shisa/journal"
 	DefaultJournalMaxBytes     = 16 << 20
+	DefaultDeviceTimeout       = Duration(30 * time.Second)
+	DefaultSafeModeAfter       = 5
+	DefaultSafeModeWindow      = Duration(10 * time.Minute)
+	DefaultGoodAfter           = Duration(60 * time.Second)
 )
 
 // Limits checked by validation.
@@ -235,6 +239,34 @@ func (o Options) finish(s *Site, d *decoder) {
 		s.Journal.MaxBytes = DefaultJournalMaxBytes
 	} else if s.Journal.MaxBytes < MinJournalBytes {
 		d.errorf("journal.max_bytes", "%d is too small (want at least %d, 1 MiB)", s.Journal.MaxBytes, MinJournalBytes)
+	}
+
+	// Watchdog and crash-loop safety.
+	w := &s.Watchdog
+	if w.Device == "none" {
+		w.Device = ""
+	} else if w.Device != "" && !filepath.IsAbs(w.Device) {
+		d.errorf("watchdog.device", "%q is not an absolute path (want e.g. /dev/watchdog, or none)", w.Device)
+	}
+	if !d.has("watchdog.device_timeout") {
+		w.DeviceTimeout = DefaultDeviceTimeout
+	} else if t := w.DeviceTimeout.D(); t < 2*time.Second || t > 10*time.Minute || t%time.Second != 0 {
+		d.errorf("watchdog.device_timeout", "%s is out of range (want whole seconds from 2s to 10m)", w.DeviceTimeout)
+	}
+	if !d.has("watchdog.safe_mode_after") {
+		w.SafeModeAfter = DefaultSafeModeAfter
+	} else if w.SafeModeAfter < 2 || w.SafeModeAfter > 100 {
+		d.errorf("watchdog.safe_mode_after", "%d is out of range (want 2 to 100)", w.SafeModeAfter)
+	}
+	if !d.has("watchdog.safe_mode_window") {
+		w.SafeModeWindow = DefaultSafeModeWindow
+	} else if w.SafeModeWindow.D() < time.Minute {
+		d.errorf("watchdog.safe_mode_window", "%s is too short (want at least 1m)", w.SafeModeWindow)
+	}
+	if !d.has("watchdog.good_after") {
+		w.GoodAfter = DefaultGoodAfter
+	} else if w.GoodAfter.D() < time.Second || w.GoodAfter.D() > time.Hour {
+		d.errorf("watchdog.good_after", "%s is out of range (want 1s to 1h)", w.GoodAfter)
 	}
 }
 

@@ -314,3 +314,16 @@ func (s *wgSyncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func TestOpenWireGuardErrorIsNilInterface(t *testing.T) {
+	// A failed open must return a nil interface, not a typed nil pointer
+	// (callers check `w != nil` before Close).
+	w, err := OpenWireGuard(WireGuardOptions{Name: "x", Backend: BackendNetstack, Addrs: nil, MTU: 1420, UAPIDir: "/nonexistent/dir"})
+	if err == nil {
+		w.Close()
+		t.Skip("netstack opened without addresses and with an unusable UAPI dir; nothing to check")
+	}
+	if w != nil {
+		t.Fatalf("OpenWireGuard returned %#v with error %v; want a nil interface", w, err)
+	}
+}

@@ -76,14 +76,23 @@ func OpenWireGuard(opts WireGuardOptions) (WireGuard, error) {
 		}
 	}
 	opts.Logger = opts.Logger.With("wg", opts.Name, "backend", string(b))
+	// Each case returns a nil interface on error, never a typed nil that
+	// would pass a `!= nil` check and panic in Close.
 	switch b {
 	case BackendKernel:
-		return openKernelWireGuard(opts)
+		return orNil(openKernelWireGuard(opts))
 	case BackendTUN:
-		return openTUNWireGuard(opts)
+		return orNil(openTUNWireGuard(opts))
 	case BackendNetstack:
-		return openNetstackWireGuard(opts)
+		return orNil(openNetstackWireGuard(opts))
 	default:
 		return nil, fmt.Errorf("netctl: wireguard %s: unknown backend %q (want auto, kernel, tun or netstack)", opts.Name, b)
 	}
+}
+
+func orNil[T WireGuard](w T, err error) (WireGuard, error) {
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
 }

@@ -54,7 +54,7 @@ type Daemon struct {
 }
 
 // New opens everything the daemon needs. On error nothing is left open.
-func New(opts Options) (d *Daemon, err error) {
+func New(opts Options) (*Daemon, error) {
 	site := opts.Site
 	if site == nil {
 		return nil, errors.New("daemon: no site configuration")
@@ -63,20 +63,27 @@ func New(opts Options) (d *Daemon, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d = &Daemon{opts: opts, site: site, log: log, started: time.Now()}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, d.Close())
-		}
-	}()
+	d := &Daemon{opts: opts, site: site, log: log, started: time.Now()}
+	if err := d.open(); err != nil {
+		return nil, errors.Join(err, d.Close())
+	}
+	return d, nil
+}
+
+// open opens the journal, the device and the jobs; Close releases whatever
+// it opened when it fails halfway.
+func (d *Daemon) open() error {
+	site, log := d.site, d.log
+	opts := d.opts
+	var err error
 
 	key, err := site.PrivateKey()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	d.journal, err = journal.Open(site.Journal.Dir, journal.Options{MaxBytes: site.Journal.MaxBytes, Logger: log.With("job", "journal")})
 	if err != nil {
-		return nil, fmt.Errorf("daemon: opening the journal: %w", err)
+		return fmt.Errorf("daemon: opening the journal: %w", err)
 	}
 
 	t := site.Tunnel
@@ -89,18 +96,18 @@ func New(opts Options) (d *Daemon, err error) {
 		Bind:    opts.Bind,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("daemon: opening the WireGuard device %s: %w", t.Interface, err)
+		return fmt.Errorf("daemon: opening the WireGuard device %s: %w", t.Interface, err)
 	}
 
 	if ns, ok := d.wg.(*netctl.NetstackWireGuard); ok {
 		d.pinger = netctl.NewNetstackPinger(ns.Net())
 	} else {
 		if err := d.applyNetwork(); err != nil {
-			return nil, err
+			return err
 		}
 		p, err := netctl.NewICMPPinger()
 		if err != nil {
-			return nil, fmt.Errorf("daemon: opening the probe socket: %w", err)
+			return fmt.Errorf("daemon: opening the probe socket: %w", err)
 		}
 		d.pinger = p
 	}
@@ -120,10 +127,7 @@ func New(opts Options) (d *Daemon, err error) {
 		Device:     d.wg, Pinger: d.pinger, Events: journalEvents{d.journal, log},
 		Logger: log,
 	})
-	if err != nil {
-		return nil, err
-	}
-	return d, nil
+	return err
 }
 
 // applyNetwork gives the tunnel link its MTU, address and routes (the

@@ -337,14 +337,13 @@ func (s *Supervisor) stop() error {
 // step is one round: make sure the device is configured, probe, judge,
 // choose the active endpoint.
 func (s *Supervisor) step(ctx context.Context) {
-	now := time.Now()
 	if !s.applied || s.unresolved() {
 		if err := s.configure(ctx); err != nil {
 			s.log.Warn("configuring the WireGuard device failed; retrying", "err", err)
 		}
 	}
 	s.readStats()
-	s.probe(ctx, now)
+	s.probe(ctx)
 	s.choose(time.Now())
 	s.publish()
 }
@@ -462,7 +461,7 @@ func (s *Supervisor) readStats() {
 }
 
 // probe pings every observable endpoint at once and updates its health.
-func (s *Supervisor) probe(ctx context.Context, now time.Time) {
+func (s *Supervisor) probe(ctx context.Context) {
 	type result struct {
 		i   int
 		rtt time.Duration
@@ -488,7 +487,10 @@ func (s *Supervisor) probe(ctx context.Context, now time.Time) {
 		if ctx.Err() != nil {
 			continue
 		}
-		s.judge(s.eps[r.i], r.err == nil, r.rtt, now)
+		// Judge at the moment the answer (or the timeout) arrived, so
+		// that alive_since and the endpoint.alive record agree and the
+		// hold-down is measured from what the journal shows.
+		s.judge(s.eps[r.i], r.err == nil, r.rtt, time.Now())
 	}
 }
 
@@ -506,10 +508,13 @@ func (s *Supervisor) judge(e *endpoint, ok bool, rtt time.Duration, now time.Tim
 		if e.health == Unknown || (e.health == Dead && e.oks >= s.opts.Rise) {
 			was := e.health
 			e.health = Alive
-			e.aliveSince = now
 			s.event("endpoint.alive", fmt.Sprintf("datacenter endpoint %s answers again", e.Name), map[string]any{
 				"endpoint": e.Name, "was": was.String(), "rtt_ms": ms(rtt),
 			})
+			// Stamped after the event is journaled, so a hold-down
+			// measured from alive_since never ends before one measured
+			// from the endpoint.alive record.
+			e.aliveSince = time.Now()
 		}
 		return
 	}

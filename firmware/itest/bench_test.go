@@ -124,6 +124,10 @@ func TestBenchFootprint(t *testing.T) {
 		t.Fatalf("pid %d is not shisad (comm %q, %v): ip netns exec did not exec in place?", p.Pid, comm, err)
 	}
 
+	if kb, th, err := procStatus(p.Pid); err == nil {
+		t.Logf("idle, tunnel up: VmRSS %d kB, threads %d", kb, th)
+	}
+
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
 	var moved atomic.Int64

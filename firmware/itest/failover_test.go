@@ -96,11 +96,20 @@ func TestTunnelFailoverInNamespaces(t *testing.T) {
 	fb := s.waitEvent(p, alive.Seq, holdDown+10*time.Second, "tunnel.failback", nil)
 	tl.at(fb.Time, "journal: %s", fb.Msg)
 	if d := fb.Time.Sub(alive.Time); d < holdDown {
-		t.Errorf("failback %v after dc1 became alive (journal times), before the hold-down of %v", d, holdDown)
+		// Seen: 4.9993s. The supervisor starts the hold-down at
+		// aliveSince, the start of the probe round whose answer made
+		// dc1 alive, but journals endpoint.alive only after that round.
+		t.Errorf("failback journaled %v after endpoint.alive dc1, before the hold-down of %v", d, holdDown)
 	} else {
 		t.Logf("failback %v after dc1 became alive (journal times; hold-down %v)", d, holdDown)
 	}
-	s.mustStatus(p, "tunnel up via dc1 after failback", upVia("dc1"))
+	st = s.mustStatus(p, "tunnel up via dc1 after failback", upVia("dc1"))
+	for _, e := range st.Tunnel.Endpoints {
+		if e.Name == "dc1" {
+			t.Logf("supervisor's alive_since for dc1 is %v before the endpoint.alive record; failback record %v after alive_since",
+				alive.Time.Sub(e.AliveSince), fb.Time.Sub(e.AliveSince))
+		}
+	}
 	if a, err := u.await(t, time.Now(), 10*time.Second); err != nil {
 		t.Fatalf("UDP echo after failback: %v", err)
 	} else {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -51,6 +52,9 @@ type site struct {
 
 	config, socket, journal string
 	api                     *api.Client
+
+	mu   sync.Mutex
+	pids []int // shisad processes started, checked by assertGone
 }
 
 // The WAN router's link names towards each datacenter: cut them to fail a
@@ -69,8 +73,11 @@ func newSite(t *testing.T, o siteOptions) *site {
 	// Registered before the rig, so removed after its teardown has
 	// stopped shisad.
 	dir := t.TempDir()
+	s := &site{t: t, dir: dir}
+	// Registered before the rig, so it runs after its teardown.
+	t.Cleanup(s.assertGone)
 	r := netnstest.New(t)
-	s := &site{t: t, r: r, dir: dir, bin: netnstest.BuildBinary(t, shisadPkg)}
+	s.r, s.bin = r, netnstest.BuildBinary(t, shisadPkg)
 
 	siteKey, dc1Key, dc2Key := newKey(t), newKey(t), newKey(t)
 	s.dc1, s.dc2, s.wan, s.unit, s.office = r.NS("dc1"), r.NS("dc2"), r.NS("wan"), r.NS("unit"), r.NS("office")
@@ -101,7 +108,7 @@ func newSite(t *testing.T, o siteOptions) *site {
 		key   wgtypes.Key
 		probe string
 	}{{s.dc1, dc1Key, "10.99.0.1/32"}, {s.dc2, dc2Key, "10.99.0.2/32"}} {
-		r.StartDCPeer(dc.ns, netnstest.DCPeerOptions{
+		dp := r.StartDCPeer(dc.ns, netnstest.DCPeerOptions{
 			Interface:  "wg-dc",
 			PrivateKey: dc.key,
 			ListenPort: 51820,
@@ -120,6 +127,7 @@ func newSite(t *testing.T, o siteOptions) *site {
 			TCPEcho: ":9001",
 			UDPEcho: ":9002",
 		})
+		s.pids = append(s.pids, dp.Pid)
 	}
 
 	keyFile := filepath.Join(dir, "site.key")
@@ -129,6 +137,10 @@ func newSite(t *testing.T, o siteOptions) *site {
 	s.config = filepath.Join(dir, "site.yaml")
 	s.socket = filepath.Join(dir, "shisad.sock")
 	s.journal = filepath.Join(dir, "journal")
+	// wireguard-go's UAPI socket lives in the machine-wide
+	// /var/run/wireguard/<name>.sock, shared by every namespace: a name
+	// unique to this rig keeps parallel tests and benches apart.
+	wgName := "wg" + r.Prefix()
 	var probe string
 	if o.HoldDown > 0 {
 		probe = fmt.Sprintf("probe:\n  hold_down: %s\n", config.Duration(o.HoldDown))
@@ -140,7 +152,7 @@ wan:
 lan:
   interface: lan0
 tunnel:
-  interface: wg-shisa
+  interface: %s
   backend: tun
   private_key_file: site.key
   listen_port: 51820
@@ -160,7 +172,7 @@ tunnel:
   socket: %s
 journal:
   dir: %s
-`, dc1Key.PublicKey(), dc2Key.PublicKey(), probe, s.socket, s.journal)
+`, wgName, dc1Key.PublicKey(), dc2Key.PublicKey(), probe, s.socket, s.journal)
 	if err := os.WriteFile(s.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -171,6 +183,30 @@ journal:
 	return s
 }
 
+// assertGone checks, after the rig's teardown, that none of the rig's
+// namespaces is listed and that no process started by this test lives on.
+func (s *site) assertGone() {
+	if s.r == nil {
+		return
+	}
+	out, err := exec.Command("ip", "netns", "list").CombinedOutput()
+	if err != nil {
+		s.t.Errorf("ip netns list: %v\n%s", err, out)
+	}
+	for line := range strings.Lines(string(out)) {
+		if strings.HasPrefix(line, s.r.Prefix()+"-") {
+			s.t.Errorf("namespace left after teardown: %s", strings.TrimSpace(line))
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, pid := range s.pids {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !strings.Contains(string(b), ") Z ") {
+			s.t.Errorf("process %d left after teardown: %s", pid, b)
+		}
+	}
+}
+
 // startShisad starts the daemon in the unit namespace and returns it with
 // the time taken just before the exec. `ip netns exec` execs shisad in
 // place, so the process id is shisad's.
@@ -178,6 +214,9 @@ func (s *site) startShisad() (*netnstest.Proc, time.Time) {
 	s.t.Helper()
 	start := time.Now()
 	p := s.unit.Start(s.bin, "-config", s.config)
+	s.mu.Lock()
+	s.pids = append(s.pids, p.Pid)
+	s.mu.Unlock()
 	return p, start
 }
 

@@ -3,6 +3,7 @@ module github.com/shisa-gw/shisa
 go 1.26.0
 
 require (
+	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/google/go-cmp v0.6.0
 	github.com/mdlayher/genetlink v1.3.2
 	github.com/stretchr/testify v1.12.1

@@ -18,11 +18,15 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/shisa-gw/shisa/firmware/config"
 	"github.com/shisa-gw/shisa/firmware/daemon"
 )
+
+// defaultMemoryLimit is the Go runtime's soft memory limit (see main).
+const defaultMemoryLimit = 16 << 20
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
@@ -39,6 +43,7 @@ OPTIONS
   -version           print the version and exit
 
 Normally started by systemd (shisad.service). Talk to it with shisactl.
+The Go runtime's soft memory limit is 16 MiB unless GOMEMLIMIT is set.
 Exit status: 0 after SIGTERM/SIGINT, 1 when it cannot run, 2 for a bad
 configuration (run 'shisactl config check FILE' for the details).
 `
@@ -81,6 +86,14 @@ func run() int {
 		return 2
 	}
 	log := slog.New(h)
+
+	// The box is small. wireguard-go (tun backend) keeps a 64 KiB buffer
+	// per packet in flight, so under a saturating load its pools grow the
+	// heap without bound; a soft limit makes the collector return them.
+	// GOMEMLIMIT in the environment overrides it.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 
 	site, err := config.Load(*cfgPath)
 	if err != nil {

@@ -21,17 +21,21 @@ import (
 
 // Status is the answer to GET /v1/status.
 type Status struct {
-	Site      string           `json:"site"`
-	Unit      string           `json:"unit"`
-	Version   string           `json:"version"`
-	Role      string           `json:"role"`
-	StartedAt time.Time        `json:"started_at"`
-	Uptime    float64          `json:"uptime_s"`
-	Backend   string           `json:"backend"`
-	Interface string           `json:"interface"`
-	Tunnel    tunnel.Status    `json:"tunnel"`
-	Runtime   Runtime          `json:"runtime"`
-	Events    []journal.Record `json:"recent_events"`
+	Site      string    `json:"site"`
+	Unit      string    `json:"unit"`
+	Version   string    `json:"version"`
+	Role      string    `json:"role"`
+	StartedAt time.Time `json:"started_at"`
+	Uptime    float64   `json:"uptime_s"`
+	Backend   string    `json:"backend"`
+	Interface string    `json:"interface"`
+	// SafeMode says why the daemon runs in safe mode ("" when it does not).
+	SafeMode string `json:"safe_mode,omitempty"`
+	// Stuck names the jobs whose watchdog checks are stale.
+	Stuck   []string         `json:"stuck,omitempty"`
+	Tunnel  tunnel.Status    `json:"tunnel"`
+	Runtime Runtime          `json:"runtime"`
+	Events  []journal.Record `json:"recent_events"`
 }
 
 // Runtime is the daemon process's own footprint (the box is small).

@@ -427,3 +427,18 @@ func TestLoadFileErrors(t *testing.T) {
 	require.ErrorAs(t, err, &ce)
 	assert.Contains(t, err.Error(), "larger than")
 }
+
+func TestBaseDir(t *testing.T) {
+	dir := t.TempDir()
+	orig := copyExample(t)
+	keyDir := filepath.Dir(orig)
+	b, err := os.ReadFile(orig)
+	require.NoError(t, err)
+	copyPath := filepath.Join(dir, "site.yaml")
+	require.NoError(t, os.WriteFile(copyPath, b, 0o600))
+	_, err = Load(copyPath)
+	require.Error(t, err, "the copy's own directory has no keys/")
+	s, err := Options{BaseDir: keyDir}.Load(copyPath)
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(keyDir, "keys", "site.key"), s.Tunnel.PrivateKeyFile)
+}

@@ -23,6 +23,10 @@ type Options struct {
 	SkipFileChecks bool
 	// Hostname gives the default unit name; nil means os.Hostname.
 	Hostname func() (string, error)
+	// BaseDir, when set, is where relative paths resolve instead of the
+	// file's own directory (a copy of a config kept elsewhere, such as the
+	// last good config, still finds its key).
+	BaseDir string
 }
 
 // Load reads, defaults and validates the site config at path.

@@ -55,6 +55,9 @@ var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 // cause a cascade of complaints about the values that depend on it.
 func (o Options) finish(s *Site, d *decoder) {
 	dir := filepath.Dir(d.file)
+	if o.BaseDir != "" {
+		dir = o.BaseDir
+	}
 	resolve := func(p string) string {
 		if p == "" || filepath.IsAbs(p) {
 			return p

@@ -3,6 +3,12 @@
 // routes, and runs the jobs (the tunnel supervisor, the local API) under one
 // context, tearing everything down in order when the context ends.
 //
+// Every job reports to the watchdog from its own loop; systemd (or the
+// hardware watchdog) is petted only while all of them do. A start becomes
+// good once the tunnel has been up and every check fresh for
+// watchdog.good_after; the start guard then forgets earlier failed starts
+// and keeps the config as the last good one (see package startguard).
+//
 // It decides nothing itself: each job owns its decisions; the daemon only
 // builds them, connects them and owns their goroutines.
 package daemon
@@ -13,6 +19,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,8 +30,10 @@ import (
 	"github.com/shisa-gw/shisa/firmware/api"
 	"github.com/shisa-gw/shisa/firmware/config"
 	"github.com/shisa-gw/shisa/firmware/journal"
+	"github.com/shisa-gw/shisa/firmware/startguard"
 	"github.com/shisa-gw/shisa/firmware/tunnel"
 	"github.com/shisa-gw/shisa/netctl"
+	"github.com/shisa-gw/shisa/watchdog"
 )
 
 // Options configures a Daemon.
@@ -35,6 +45,17 @@ type Options struct {
 	Bind conn.Bind
 	// Netlink replaces the kernel seam (tests); nil uses netctl.Kernel.
 	Netlink netctl.Netlink
+	// Guard counts starts for crash-loop safety; nil disables it.
+	Guard *startguard.Guard
+	// SafeMode says why this start runs in safe mode; "" when it does not.
+	// In safe mode only the tunnel and the API run.
+	SafeMode string
+	// BaseDir is where the config's relative paths resolve (its own
+	// directory, or the original's for the last good copy).
+	BaseDir string
+	// Notifier replaces sd_notify (tests); nil uses systemd's when
+	// NOTIFY_SOCKET is set.
+	Notifier watchdog.Notifier
 }
 
 // Daemon is one running shisad.
@@ -48,6 +69,16 @@ type Daemon struct {
 	wg      netctl.WireGuard
 	pinger  netctl.Pinger
 	sup     *tunnel.Supervisor
+	wd      *watchdog.Supervisor
+	wdDev   watchdog.Device // the hardware watchdog, nil when none
+	wdRan   bool            // Run started the watchdog (it closes wdDev)
+	tcheck  *watchdog.Check // the tunnel job's
+	acheck  *watchdog.Check // the API's self-probe
+	kick    chan struct{}   // an event happened: refresh the status line
+
+	mu        sync.Mutex // guards the fields below
+	lastStuck time.Time  // when a watchdog check last went stale
+	healthy   bool       // this start has become good
 
 	closeOnce sync.Once
 	closeErr  error
@@ -112,6 +143,26 @@ func (d *Daemon) open() error {
 		d.pinger = p
 	}
 
+	d.kick = make(chan struct{}, 1)
+	var dev watchdog.Device
+	if wdPath := site.Watchdog.Device; wdPath != "" && !watchdog.UnderSystemd() {
+		hw, err := watchdog.OpenDevice(wdPath, site.Watchdog.DeviceTimeout.D())
+		if err != nil {
+			// Keep the tunnel: a box without its watchdog is better than
+			// a box without its tunnel. Say so loudly.
+			log.Error("cannot open the hardware watchdog; running without it", "device", wdPath, "err", err)
+			d.event("watchdog.unavailable", fmt.Sprintf("hardware watchdog %s cannot be used: %v", wdPath, err), map[string]any{"device": wdPath})
+		} else {
+			dev, d.wdDev = hw, hw
+		}
+	}
+	d.wd = watchdog.New(watchdog.Options{
+		Notifier: opts.Notifier, Device: dev, Logger: log.With("job", "watchdog"),
+		OnStuck: d.stuck,
+	})
+	d.tcheck = d.wd.Register("tunnel", max(10*site.Probe.Interval.D(), 5*time.Second))
+	d.acheck = d.wd.Register("api", 3*apiCheckEvery)
+
 	var eps []tunnel.Endpoint
 	for _, e := range t.Endpoints {
 		eps = append(eps, tunnel.Endpoint{Name: e.Name, Endpoint: e.Endpoint, Key: e.Key(), Probe: e.Probe})
@@ -124,8 +175,8 @@ func (d *Daemon) open() error {
 		Interval:  p.Interval.D(), Timeout: p.Timeout.D(), Misses: p.Misses, Rise: p.Rise,
 		HandshakeTimeout: p.HandshakeTimeout.D(), HoldDown: p.HoldDown.D(),
 		NoFailback: t.Failback != nil && !*t.Failback,
-		Device:     d.wg, Pinger: d.pinger, Events: journalEvents{d.journal, log},
-		Logger: log,
+		Device:     d.wg, Pinger: d.pinger, Events: journalEvents{d.journal, log, d.kick},
+		Logger: log, Alive: d.tcheck.Report, BeforeStep: d.testHooks(),
 	})
 	return err
 }
@@ -176,9 +227,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.event("daemon.start", fmt.Sprintf("shisad %s started (%s backend)", d.opts.Version, d.wg.Backend()), map[string]any{
 		"version": d.opts.Version, "backend": string(d.wg.Backend()), "config": d.site.Path,
 	})
+	if d.opts.SafeMode != "" {
+		d.event("daemon.safe_mode", "SAFE MODE: "+d.opts.SafeMode+"; running the tunnel only, with "+d.site.Path, map[string]any{
+			"reason": d.opts.SafeMode, "config": d.site.Path,
+		})
+	}
+
+	// The watchdog runs longest: it starts first and stops last, after
+	// every job has stopped, so a hang on the way out still resets the box.
+	wdCtx, wdCancel := context.WithCancel(context.Background())
+	wdDone := make(chan error, 1)
+	d.wdRan = true
+	go func() { wdDone <- d.wd.Run(wdCtx) }()
 
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
+	errs := make(chan error, 4)
 	run := func(name string, f func(context.Context) error) {
 		wg.Go(func() {
 			if err := f(ctx); err != nil {
@@ -187,10 +250,17 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		})
 	}
-	run("tunnel", d.sup.Run)
+	run("tunnel", func(ctx context.Context) error {
+		defer d.tcheck.Unregister()
+		return d.sup.Run(ctx)
+	})
 	run("api", func(ctx context.Context) error {
 		return api.Serve(ctx, ln, api.Handler(d, d.log.With("job", "api")))
 	})
+	run("api-check", d.checkAPI)
+	run("health", d.watchHealth)
+	d.wd.Ready(d.statusLine())
+
 	<-ctx.Done()
 	wg.Wait()
 	close(errs)
@@ -206,7 +276,121 @@ func (d *Daemon) Run(ctx context.Context) error {
 		reason = cause.Error()
 	}
 	d.event("daemon.stop", "shisad stopping: "+reason, map[string]any{"uptime_s": time.Since(d.started).Seconds()})
+	wdCancel()
+	if err := <-wdDone; err != nil {
+		all = append(all, err)
+	}
 	return errors.Join(all...)
+}
+
+// apiCheckEvery is how often the daemon asks its own local API for its
+// status: the API's watchdog check is a real request over the socket.
+const apiCheckEvery = 10 * time.Second
+
+func (d *Daemon) checkAPI(ctx context.Context) error {
+	defer d.acheck.Unregister()
+	c := api.NewClient(d.site.API.Socket)
+	t := time.NewTicker(apiCheckEvery)
+	defer t.Stop()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, apiCheckEvery/2)
+		_, err := c.Status(rctx)
+		cancel()
+		if err == nil {
+			d.acheck.Report()
+		} else if ctx.Err() == nil {
+			d.log.Warn("the local API does not answer its own daemon", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// watchHealth keeps systemd's STATUS line current and decides when this
+// start has become good.
+func (d *Daemon) watchHealth(ctx context.Context) error {
+	goodAfter := d.site.Watchdog.GoodAfter.D()
+	every := min(max(goodAfter/4, time.Second), 15*time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	last := ""
+	for {
+		if line := d.statusLine(); line != last {
+			d.wd.Status(line)
+			last = line
+		}
+		d.maybeGood(goodAfter)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.kick:
+		case <-t.C:
+		}
+	}
+}
+
+// maybeGood marks the start good once the tunnel has been up and no
+// watchdog check has been stale for goodAfter.
+func (d *Daemon) maybeGood(goodAfter time.Duration) {
+	d.mu.Lock()
+	done, stuck := d.healthy, d.lastStuck
+	d.mu.Unlock()
+	if done {
+		return
+	}
+	st := d.sup.Status()
+	now := time.Now()
+	if st.State != tunnel.Up || now.Sub(st.Since) < goodAfter || len(d.wd.Stale()) > 0 ||
+		(!stuck.IsZero() && now.Sub(stuck) < goodAfter) || now.Sub(d.started) < goodAfter {
+		return
+	}
+	d.mu.Lock()
+	d.healthy = true
+	d.mu.Unlock()
+	cfg := ""
+	if d.opts.Guard != nil {
+		cfg = d.site.Path
+		base := d.opts.BaseDir
+		if base == "" {
+			base = filepath.Dir(cfg)
+		}
+		if err := d.opts.Guard.Good(cfg, base); err != nil {
+			d.log.Error("recording the healthy start", "err", err)
+		}
+	}
+	d.event("daemon.healthy", fmt.Sprintf("this start is healthy (tunnel up and every job alive for %s); %s kept as the last good config", goodAfter, d.site.Path), map[string]any{
+		"config": cfg, "safe_mode": d.opts.SafeMode != "",
+	})
+}
+
+// stuck is the watchdog's OnStuck: journal the stuck job before the box is
+// allowed to reset.
+func (d *Daemon) stuck(name string, silent time.Duration) {
+	d.mu.Lock()
+	d.lastStuck = time.Now()
+	d.mu.Unlock()
+	d.event("watchdog.stuck", fmt.Sprintf("job %s has not reported for %s; the watchdog is no longer petted", name, silent.Round(time.Millisecond)), map[string]any{
+		"job": name, "silent_ms": silent.Milliseconds(),
+	})
+}
+
+// statusLine is systemd's STATUS=: role, tunnel, mode.
+func (d *Daemon) statusLine() string {
+	st := d.sup.Status()
+	line := fmt.Sprintf("active; tunnel %s via %s", st.State, st.Active)
+	if st.State != tunnel.Up && st.Reason != "" {
+		line += " (" + st.Reason + ")"
+	}
+	if d.opts.SafeMode != "" {
+		line = "SAFE MODE; " + line
+	}
+	if stale := d.wd.Stale(); len(stale) > 0 {
+		line += "; stuck: " + strings.Join(stale, ",")
+	}
+	return line
 }
 
 // Close releases the device, the probe socket and the journal; it may be
@@ -222,6 +406,11 @@ func (d *Daemon) Close() error {
 		}
 		if d.journal != nil {
 			errs = append(errs, d.journal.Close())
+		}
+		if d.wdDev != nil && !d.wdRan {
+			// A start that failed before the watchdog ran must not leave
+			// the hardware armed with nobody to pet it.
+			errs = append(errs, d.wdDev.Close())
 		}
 		d.closeErr = errors.Join(errs...)
 	})
@@ -254,6 +443,7 @@ func (d *Daemon) Status() api.Status {
 		Role:      "active",
 		StartedAt: d.started, Uptime: time.Since(d.started).Seconds(),
 		Backend: string(d.wg.Backend()), Interface: d.wg.Name(),
+		SafeMode: d.opts.SafeMode, Stuck: d.wd.Stale(),
 		Tunnel: d.sup.Status(), Runtime: api.ReadRuntime(), Events: recent,
 	}
 }
@@ -264,18 +454,28 @@ func (d *Daemon) Events(since uint64, limit int) ([]journal.Record, uint64, erro
 }
 
 func (d *Daemon) event(kind, msg string, fields map[string]any) {
-	journalEvents{d.journal, d.log}.Event(kind, msg, fields)
+	journalEvents{d.journal, d.log, d.kick}.Event(kind, msg, fields)
 }
 
 // journalEvents writes events to the journal; a failed write is logged, not
-// fatal (the box keeps its tunnel even when its flash is failing).
+// fatal (the box keeps its tunnel even when its flash is failing). Each
+// event also wakes the status-line updater (coalesced, never blocking).
 type journalEvents struct {
-	j   *journal.Journal
-	log *slog.Logger
+	j    *journal.Journal
+	log  *slog.Logger
+	kick chan struct{}
 }
 
 func (e journalEvents) Event(kind, msg string, fields map[string]any) {
+	if e.j == nil {
+		e.log.Error("no journal for the event", "kind", kind, "msg", msg)
+		return
+	}
 	if _, err := e.j.Append(kind, msg, fields); err != nil {
 		e.log.Error("writing to the journal failed", "kind", kind, "err", err)
+	}
+	select {
+	case e.kick <- struct{}{}:
+	default:
 	}
 }

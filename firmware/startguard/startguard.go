@@ -47,6 +47,9 @@ type Record struct {
 	Failed []time.Time `json:"failed"`
 	// LastGood is when a start last became good.
 	LastGood time.Time `json:"last_good,omitzero"`
+	// LastGoodDir is the directory the last good config came from: its
+	// relative paths (the key file) resolve there.
+	LastGoodDir string `json:"last_good_dir,omitempty"`
 }
 
 // Decision is what Begin decided for this start.
@@ -55,8 +58,9 @@ type Decision struct {
 	// Failed is the number of failed starts in the window before this one.
 	Failed int
 	// LastGoodConfig is the path of the last config that ran healthy, ""
-	// when there is none.
+	// when there is none; LastGoodDir is where its relative paths resolve.
 	LastGoodConfig string
+	LastGoodDir    string
 	Reason         string
 }
 
@@ -111,7 +115,7 @@ func Begin(opts Options) (*Guard, Decision, error) {
 	}
 	d := Decision{Failed: len(kept)}
 	if p := g.LastGoodConfig(); p != "" {
-		d.LastGoodConfig = p
+		d.LastGoodConfig, d.LastGoodDir = p, g.rec.LastGoodDir
 	}
 	if len(kept) >= opts.Limit {
 		d.SafeMode = true
@@ -125,10 +129,11 @@ func Begin(opts Options) (*Guard, Decision, error) {
 }
 
 // Good marks this start healthy: the failed starts are forgotten and
-// config (the file this start runs with) is kept as the last good one.
-// config may be "" to keep the previous last good config.
-func (g *Guard) Good(config string) error {
-	if config != "" {
+// config (the file this start runs with) is kept as the last good one, with
+// baseDir as the directory its relative paths resolve in. config may be ""
+// to keep the previous last good config.
+func (g *Guard) Good(config, baseDir string) error {
+	if config != "" && config != g.LastGoodConfig() {
 		b, err := os.ReadFile(config)
 		if err != nil {
 			return fmt.Errorf("startguard: keeping the last good config: %w", err)
@@ -140,6 +145,7 @@ func (g *Guard) Good(config string) error {
 		if err := atomicfile.WriteFile(filepath.Join(dir, "site.yaml"), b, 0o600); err != nil {
 			return fmt.Errorf("startguard: %w", err)
 		}
+		g.rec.LastGoodDir = baseDir
 	}
 	g.rec.Failed = nil
 	g.rec.LastGood = g.opts.Now().UTC()

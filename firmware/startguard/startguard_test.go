@@ -47,7 +47,7 @@ func TestGoodStartClearsAndKeepsConfig(t *testing.T) {
 	g, d, err := Begin(opts)
 	require.NoError(t, err)
 	require.True(t, d.SafeMode)
-	require.NoError(t, g.Good(cfg))
+	require.NoError(t, g.Good(cfg, filepath.Dir(cfg)))
 
 	lg := g.LastGoodConfig()
 	require.NotEmpty(t, lg)
@@ -62,6 +62,14 @@ func TestGoodStartClearsAndKeepsConfig(t *testing.T) {
 	assert.False(t, d.SafeMode, "a good start forgets the failures")
 	assert.Equal(t, 0, d.Failed)
 	assert.Equal(t, lg, d.LastGoodConfig)
+	assert.Equal(t, filepath.Dir(cfg), d.LastGoodDir, "relative paths of the copy resolve where the original lived")
+
+	// In safe mode the daemon runs the copy itself; marking it good again
+	// keeps the original directory.
+	require.NoError(t, g.Good(lg, d.LastGoodDir))
+	_, d, err = Begin(opts)
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Dir(cfg), d.LastGoodDir)
 }
 
 func TestOldAndFutureFailuresDoNotCount(t *testing.T) {

@@ -67,6 +67,12 @@ type Options struct {
 	// Resolve turns an endpoint's host:port into an address; nil uses the
 	// system resolver with a short timeout.
 	Resolve func(ctx context.Context, hostport string) (netip.AddrPort, error)
+	// Alive is called at the end of every round of the loop (the
+	// watchdog check of this job); nil for none.
+	Alive func()
+	// BeforeStep is called at the start of every round; test builds use
+	// it to freeze the job. Nil in production.
+	BeforeStep func()
 }
 
 // Health is an endpoint's liveness verdict.
@@ -337,6 +343,9 @@ func (s *Supervisor) stop() error {
 // step is one round: make sure the device is configured, probe, judge,
 // choose the active endpoint.
 func (s *Supervisor) step(ctx context.Context) {
+	if s.opts.BeforeStep != nil {
+		s.opts.BeforeStep()
+	}
 	if !s.applied || s.unresolved() {
 		if err := s.configure(ctx); err != nil {
 			s.log.Warn("configuring the WireGuard device failed; retrying", "err", err)
@@ -346,6 +355,9 @@ func (s *Supervisor) step(ctx context.Context) {
 	s.probe(ctx)
 	s.choose(time.Now())
 	s.publish()
+	if s.opts.Alive != nil {
+		s.opts.Alive()
+	}
 }
 
 func (s *Supervisor) unresolved() bool {

@@ -18,11 +18,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"syscall"
 
 	"github.com/shisa-gw/shisa/firmware/config"
 	"github.com/shisa-gw/shisa/firmware/daemon"
+	"github.com/shisa-gw/shisa/firmware/startguard"
 )
 
 // defaultMemoryLimit is the Go runtime's soft memory limit (see main).
@@ -38,6 +40,8 @@ USAGE
 
 OPTIONS
   -config FILE       site configuration (default /etc/shisa/site.yaml)
+  -state DIR         state directory: start counter, last good config
+                     (default /var/lib/shisa)
   -log-format FMT    text or json (default text; systemd's journal keeps both)
   -log-level LEVEL   debug, info, warn or error (default info)
   -version           print the version and exit
@@ -56,6 +60,7 @@ func run() int {
 	fs := flag.NewFlagSet("shisad", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
 	cfgPath := fs.String("config", "/etc/shisa/site.yaml", "")
+	stateDir := fs.String("state", "/var/lib/shisa", "")
 	logFormat := fs.String("log-format", "text", "")
 	logLevel := fs.String("log-level", "info", "")
 	showVersion := fs.Bool("version", false, "")
@@ -95,12 +100,11 @@ func run() int {
 		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
 
-	site, err := config.Load(*cfgPath)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "shisad: refusing to start with an invalid configuration:\n%v\n", err)
-		return 2
+	site, guard, safe, base, code := load(*cfgPath, *stateDir, log)
+	if site == nil {
+		return code
 	}
-	d, err := daemon.New(daemon.Options{Site: site, Version: version, Logger: log})
+	d, err := daemon.New(daemon.Options{Site: site, Version: version, Logger: log, Guard: guard, SafeMode: safe, BaseDir: base})
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
@@ -114,4 +118,46 @@ func run() int {
 	}
 	log.Info("shisad stopped")
 	return 0
+}
+
+// load counts this start (before anything can fail, so that every failure
+// counts) and reads the configuration: normally cfgPath; in safe mode,
+// after too many failed starts, the last configuration that ran healthy.
+// It returns a nil site and the exit code when the daemon must not start.
+func load(cfgPath, stateDir string, log *slog.Logger) (*config.Site, *startguard.Guard, string, string, int) {
+	// Read the crash-loop limits from the config if it is readable; a
+	// config too broken to read counts with the defaults.
+	var opts startguard.Options
+	site, cfgErr := config.Load(cfgPath)
+	if cfgErr == nil {
+		opts.Limit = site.Watchdog.SafeModeAfter
+		opts.Window = site.Watchdog.SafeModeWindow.D()
+	}
+	opts.Dir = stateDir
+	guard, dec, err := startguard.Begin(opts)
+	if err != nil {
+		// Without the counter the box still runs; it only loses the
+		// crash-loop safety.
+		log.Error("cannot count starts; crash-loop safety is off", "err", err)
+	}
+	if !dec.SafeMode {
+		if cfgErr != nil {
+			fmt.Fprintf(os.Stderr, "shisad: refusing to start with an invalid configuration:\n%v\n", cfgErr)
+			return nil, nil, "", "", 2
+		}
+		return site, guard, "", filepath.Dir(cfgPath), 0
+	}
+	log.Error("SAFE MODE", "reason", dec.Reason, "last_good_config", dec.LastGoodConfig)
+	if dec.LastGoodConfig != "" {
+		good, err := config.Options{BaseDir: dec.LastGoodDir}.Load(dec.LastGoodConfig)
+		if err == nil {
+			return good, guard, dec.Reason, dec.LastGoodDir, 0
+		}
+		log.Error("the last good config does not load either", "err", err)
+	}
+	if cfgErr != nil {
+		fmt.Fprintf(os.Stderr, "shisad: safe mode, but no configuration loads:\n%v\n", cfgErr)
+		return nil, nil, "", "", 2
+	}
+	return site, guard, dec.Reason + " (no last good config: running the current one)", filepath.Dir(cfgPath), 0
 }

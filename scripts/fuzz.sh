@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# fuzz.sh: run every fuzz target in the repository briefly.
+#
+# Finds each `func FuzzXxx(f *testing.F)` in a _test.go file (outside
+# testdata and hidden directories) and runs it alone for FUZZTIME (default
+# 10s) with `go test -run '^$' -fuzz '^FuzzXxx$'`. A failing input is saved
+# by go test under the package's testdata/fuzz/FuzzXxx/; commit it, it
+# becomes a regression test. Zero targets is fine.
+#
+# Run alone:   FUZZTIME=2s scripts/fuzz.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FUZZTIME="${FUZZTIME:-10s}"
+
+# "dir<TAB>Name" for each target, sorted, from grep's "path:line" output.
+targets=$(grep -rE --include='*_test.go' --exclude-dir=testdata --exclude-dir='.?*' \
+	'^func Fuzz[A-Za-z0-9_]*\(' . 2>/dev/null |
+	sed -E 's#^\./##; s#^(.*)/[^/]*_test\.go:func (Fuzz[A-Za-z0-9_]*)\(.*#\1\t\2#; s#^[^/\t]*_test\.go:func (Fuzz[A-Za-z0-9_]*)\(.*#.\t\1#' |
+	sort -u || true)
+
+if [ -z "$targets" ]; then
+	echo "fuzz: no fuzz targets found"
+	exit 0
+fi
+
+count=$(printf '%s\n' "$targets" | wc -l)
+echo "fuzz: $count target(s), $FUZZTIME each"
+failed=()
+while IFS=$'\t' read -r dir name; do
+	echo "fuzz: $name in ./$dir"
+	if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "./$dir"; then
+		failed+=("./$dir $name")
+	fi
+done <<<"$targets"
+
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "fuzz: FAILED: ${failed[*]} (the failing input is saved under the package's testdata/fuzz/; rerun it with go test -run '<Name>/<file>' ./<pkg>)" >&2
+	exit 1
+fi
+echo "fuzz: $count target(s) passed"

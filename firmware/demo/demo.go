@@ -202,7 +202,6 @@ func Run(ctx context.Context, opts Options) (res Result, err error) {
 		say("a %d MiB transfer through dc2 arrived intact (sha256 %s…) in %.1fs", opts.TransferBytes>>20, tr.sum[:12], tr.seconds)
 	}
 
-	back := time.Now()
 	eps[0].Relay.Cut(false)
 	say("dc1 returns; the site stays on dc2 until dc1 has been alive for the hold-down (%s)", opts.HoldDown)
 	// A flap during the hold-down must not move the site.
@@ -215,7 +214,7 @@ func Run(ctx context.Context, opts Options) (res Result, err error) {
 		return res, errors.New("demo: the site moved while dc1 flapped")
 	}
 	say("still on dc2; dc1 back for good")
-	back = time.Now()
+	back := time.Now()
 	if err := waitFor(ctx, opts.HoldDown+10*time.Second, func() bool { return d.Tunnel().Active == "dc1" }); err != nil {
 		return res, fmt.Errorf("demo: no failback: %w", err)
 	}

@@ -38,6 +38,11 @@ const (
 // daemon's defaults (probe interval 500ms, misses 3, rise 3, hold-down 60s).
 type siteOptions struct {
 	HoldDown time.Duration
+	// Extra is YAML appended to the config (whole top-level sections).
+	Extra string
+	// TestHooks builds shisad with the shisa_testhooks tag (SIGUSR2
+	// freezes the tunnel job).
+	TestHooks bool
 }
 
 // site is the whole topology of the package comment, with the shisad
@@ -50,8 +55,8 @@ type site struct {
 
 	dc1, dc2, wan, unit, office *netnstest.NS
 
-	config, socket, journal string
-	api                     *api.Client
+	config, socket, journal, state string
+	api                            *api.Client
 
 	mu   sync.Mutex
 	pids []int // shisad processes started, checked by assertGone
@@ -77,7 +82,12 @@ func newSite(t *testing.T, o siteOptions) *site {
 	// Registered before the rig, so it runs after its teardown.
 	t.Cleanup(s.assertGone)
 	r := netnstest.New(t)
-	s.r, s.bin = r, netnstest.BuildBinary(t, shisadPkg)
+	s.r = r
+	if o.TestHooks {
+		s.bin = netnstest.BuildBinaryTags(t, shisadPkg, "shisa_testhooks")
+	} else {
+		s.bin = netnstest.BuildBinary(t, shisadPkg)
+	}
 
 	siteKey, dc1Key, dc2Key := newKey(t), newKey(t), newKey(t)
 	s.dc1, s.dc2, s.wan, s.unit, s.office = r.NS("dc1"), r.NS("dc2"), r.NS("wan"), r.NS("unit"), r.NS("office")
@@ -137,6 +147,7 @@ func newSite(t *testing.T, o siteOptions) *site {
 	s.config = filepath.Join(dir, "site.yaml")
 	s.socket = filepath.Join(dir, "shisad.sock")
 	s.journal = filepath.Join(dir, "journal")
+	s.state = filepath.Join(dir, "state")
 	// wireguard-go's UAPI socket lives in the machine-wide
 	// /var/run/wireguard/<name>.sock, shared by every namespace: a name
 	// unique to this rig keeps parallel tests and benches apart.
@@ -172,7 +183,7 @@ tunnel:
   socket: %s
 journal:
   dir: %s
-`, wgName, dc1Key.PublicKey(), dc2Key.PublicKey(), probe, s.socket, s.journal)
+%s`, wgName, dc1Key.PublicKey(), dc2Key.PublicKey(), probe, s.socket, s.journal, o.Extra)
 	if err := os.WriteFile(s.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -207,13 +218,19 @@ func (s *site) assertGone() {
 	}
 }
 
-// startShisad starts the daemon in the unit namespace and returns it with
-// the time taken just before the exec. `ip netns exec` execs shisad in
+// startShisad starts the daemon in the unit namespace (with env as extra
+// VAR=value environment) and returns it with the time taken just before
+// the exec. `ip netns exec` execs shisad in
 // place, so the process id is shisad's.
-func (s *site) startShisad() (*netnstest.Proc, time.Time) {
+func (s *site) startShisad(env ...string) (*netnstest.Proc, time.Time) {
 	s.t.Helper()
 	start := time.Now()
-	p := s.unit.Start(s.bin, "-config", s.config)
+	argv := []string{s.bin, "-config", s.config, "-state", s.state}
+	if len(env) > 0 {
+		// env(1) execs shisad in place, so the pid is still shisad's.
+		argv = append(append([]string{"env"}, env...), argv...)
+	}
+	p := s.unit.Start(argv[0], argv[1:]...)
 	s.mu.Lock()
 	s.pids = append(s.pids, p.Pid)
 	s.mu.Unlock()

@@ -33,24 +33,32 @@ type build struct {
 // Main removes at the end (without Main it is left in os.TempDir).
 func BuildBinary(t testing.TB, pkg string) string {
 	t.Helper()
+	return BuildBinaryTags(t, pkg, "")
+}
+
+// BuildBinaryTags is BuildBinary with build tags (comma-separated, as for
+// `go build -tags`), such as the test hooks of shisad.
+func BuildBinaryTags(t testing.TB, pkg, tags string) string {
+	t.Helper()
 	builds.mu.Lock()
 	if builds.pkgs == nil {
 		builds.pkgs = map[string]*build{}
 	}
-	b := builds.pkgs[pkg]
+	key := pkg + " " + tags
+	b := builds.pkgs[key]
 	if b == nil {
 		b = &build{}
-		builds.pkgs[pkg] = b
+		builds.pkgs[key] = b
 	}
 	builds.mu.Unlock()
-	b.once.Do(func() { b.bin, b.err = goBuild(pkg) })
+	b.once.Do(func() { b.bin, b.err = goBuild(pkg, tags) })
 	if b.err != nil {
 		t.Fatalf("netnstest: %v", b.err)
 	}
 	return b.bin
 }
 
-func goBuild(pkg string) (string, error) {
+func goBuild(pkg, tags string) (string, error) {
 	builds.mu.Lock()
 	if builds.dir == "" {
 		dir, err := os.MkdirTemp("", "netnstest-bin-")
@@ -63,12 +71,12 @@ func goBuild(pkg string) (string, error) {
 	dir := builds.dir
 	builds.mu.Unlock()
 	// Two packages may share a last element; keep their binaries apart.
-	out := filepath.Join(dir, fmt.Sprintf("%s-%x", path.Base(pkg), len(pkg)), path.Base(pkg))
+	out := filepath.Join(dir, fmt.Sprintf("%s-%x-%x", path.Base(pkg), len(pkg), len(tags)), path.Base(pkg))
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return "", fmt.Errorf("build %s: %w", pkg, err)
 	}
 	// go test puts $GOROOT/bin first in the test binary's PATH.
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd := exec.Command("go", "build", "-tags", tags, "-o", out, pkg)
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Run(); err != nil {

@@ -118,7 +118,11 @@ func TestBenchStartToHandshake(t *testing.T) {
 func TestBenchFootprint(t *testing.T) {
 	requireBench(t)
 	s := newSite(t, siteOptions{})
-	p, _ := s.startShisad()
+	var env []string
+	if v := os.Getenv("SHISA_BENCH_ENV"); v != "" {
+		env = strings.Fields(v)
+	}
+	p, _ := s.startShisad(env...)
 	s.mustStatus(p, "tunnel up via dc1", upVia("dc1"))
 	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p.Pid)); err != nil || strings.TrimSpace(string(comm)) != "shisad" {
 		t.Fatalf("pid %d is not shisad (comm %q, %v): ip netns exec did not exec in place?", p.Pid, comm, err)
@@ -269,4 +273,102 @@ func firstHandshake(st *api.Status) time.Time {
 		}
 	}
 	return first
+}
+
+// SHISA_BENCH_ENV (VAR=value ...) adds to shisad's environment in the
+// footprint and idle benches, for experiments such as GOMAXPROCS=2.
+
+// TestBenchIdle measures idle_cpu_pct and wakeups_per_s: shisad with the
+// tunnel up (probes every 500 ms to both endpoints, keepalives, watchdog)
+// and no office traffic, over 6 windows of 10 s. CPU is utime+stime of all
+// its threads (/proc/PID/stat); wakeups are the context switches of all its
+// threads (/proc/PID/task/*/status), voluntary and not. Timers cost battery
+// and, through logs, flash on a small box.
+func TestBenchIdle(t *testing.T) {
+	requireBench(t)
+	s := newSite(t, siteOptions{})
+	var env []string
+	if v := os.Getenv("SHISA_BENCH_ENV"); v != "" {
+		env = strings.Fields(v)
+	}
+	p, _ := s.startShisad(env...)
+	s.mustStatus(p, "tunnel up via dc1", upVia("dc1"))
+	time.Sleep(3 * time.Second) // past the start-up work
+	const window = 10 * time.Second // USER_HZ ticks are 10 ms: 0.1% resolution
+	var cpu, wake []float64
+	prevCPU, err := procCPU(p.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prevSw, err := procSwitches(p.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prevT := time.Now()
+	for range 6 {
+		time.Sleep(window)
+		c, err := procCPU(p.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sw, err := procSwitches(p.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		el := now.Sub(prevT).Seconds()
+		cpu = append(cpu, (c-prevCPU).Seconds()/el*100)
+		wake = append(wake, float64(sw-prevSw)/el)
+		prevCPU, prevSw, prevT = c, sw, now
+	}
+	f := benchfig.FromSamples("idle_cpu_pct", "%", cpu, 1)
+	f.Note = "CPU of shisad (all threads) as % of one core, tunnel up, no office traffic, 6 windows of 10 s; probes every 500 ms to the active endpoint, every 1 s to the standby; GOMAXPROCS=1 (shisad's default)"
+	writeFigure(t, f)
+	w := benchfig.FromSamples("wakeups_per_s", "1/s", wake, 0)
+	w.Note = "context switches per second of all shisad threads (voluntary + involuntary), same windows"
+	writeFigure(t, w)
+}
+
+// procCPU is utime+stime of the whole process.
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name (which may hold spaces) in parentheses.
+	rest := string(b[strings.LastIndexByte(string(b), ')')+2:])
+	fs := strings.Fields(rest)
+	if len(fs) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	ut, err1 := strconv.ParseInt(fs[11], 10, 64)
+	st, err2 := strconv.ParseInt(fs[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	const hz = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / hz, nil
+}
+
+// procSwitches sums the context switches of every thread of pid.
+func procSwitches(pid int) (int64, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, task.Name()))
+		if err != nil {
+			continue // the thread exited
+		}
+		for line := range strings.Lines(string(b)) {
+			k, v, ok := strings.Cut(line, ":")
+			if ok && (k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches") {
+				c, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				n += c
+			}
+		}
+	}
+	return n, nil
 }

@@ -32,9 +32,12 @@ type Options struct {
 	// Dir is the state directory (/var/lib/shisa); the record is
 	// Dir/starts.json and the last good config Dir/last-good/site.yaml.
 	Dir string
-	// Limit of failed starts within Window before safe mode. Default 5.
+	// Limit of failed starts within Window before safe mode. Zero means
+	// the limit last recorded (a config too broken to read has none of its
+	// own), else 5.
 	Limit int
-	// Window over which failed starts are counted. Default 10 minutes.
+	// Window over which failed starts are counted. Zero means the window
+	// last recorded, else 10 minutes.
 	Window time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -50,6 +53,9 @@ type Record struct {
 	// LastGoodDir is the directory the last good config came from: its
 	// relative paths (the key file) resolve there.
 	LastGoodDir string `json:"last_good_dir,omitempty"`
+	// Limit and Window are the last ones a readable config gave.
+	Limit  int           `json:"limit,omitempty"`
+	Window time.Duration `json:"window_ns,omitempty"`
 }
 
 // Decision is what Begin decided for this start.
@@ -80,12 +86,6 @@ const (
 // must be called before anything that can fail (including reading the
 // configuration), so that every failure counts.
 func Begin(opts Options) (*Guard, Decision, error) {
-	if opts.Limit <= 0 {
-		opts.Limit = 5
-	}
-	if opts.Window <= 0 {
-		opts.Window = 10 * time.Minute
-	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -105,6 +105,20 @@ func Begin(opts Options) (*Guard, Decision, error) {
 			g.rec = Record{}
 		}
 	}
+	if opts.Limit > 0 {
+		g.rec.Limit = opts.Limit
+	}
+	if opts.Window > 0 {
+		g.rec.Window = opts.Window
+	}
+	opts.Limit, opts.Window = g.rec.Limit, g.rec.Window
+	if opts.Limit <= 0 {
+		opts.Limit = 5
+	}
+	if opts.Window <= 0 {
+		opts.Window = 10 * time.Minute
+	}
+	g.opts = opts
 	// Keep only failed starts within the window (and none from the future:
 	// a clock that stepped back must not inflate the count forever).
 	var kept []time.Time

@@ -101,3 +101,22 @@ func TestUnreadableRecordStartsAfresh(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(dir, recordName))
 	assert.Contains(t, string(b), `"failed":[`, "the record is rewritten whole")
 }
+
+func TestLimitsOfALostConfigAreRemembered(t *testing.T) {
+	dir := t.TempDir()
+	c := &clock{time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	// A readable config said: safe mode after 2 failed starts.
+	g, _, err := Begin(Options{Dir: dir, Limit: 2, Window: time.Hour, Now: c.now})
+	require.NoError(t, err)
+	require.NoError(t, g.Good("", ""))
+	// Then the config breaks: the starts know no limit of their own.
+	for range 2 {
+		c.t = c.t.Add(time.Second)
+		_, d, err := Begin(Options{Dir: dir, Now: c.now})
+		require.NoError(t, err)
+		assert.False(t, d.SafeMode)
+	}
+	_, d, err := Begin(Options{Dir: dir, Now: c.now})
+	require.NoError(t, err)
+	assert.True(t, d.SafeMode, "the limit of the last readable config (2) applies, not the default (5)")
+}

@@ -9,7 +9,8 @@
 //
 // Distinct keys (several datacenter devices): every endpoint is its own
 // WireGuard peer whose allowed IPs hold its probe address as a /32, so every
-// endpoint is probed all the time through its own session. The cloud's
+// endpoint is probed all the time through its own session (the active one
+// every interval, the standby ones every second interval). The cloud's
 // routes are allowed IPs of the active peer only; a failover is one
 // WireGuard configuration change that moves them, with no kernel route
 // change and no new handshake (the standby peer's session is kept warm by

@@ -26,6 +26,7 @@ type fakeNet struct {
 	up      map[string]bool // endpoint host:port → answering
 	peers   []wgtypes.Peer
 	configs int
+	pings   map[netip.Addr]int // probes sent, by destination
 }
 
 func newFakeNet(endpoints ...string) *fakeNet {
@@ -115,6 +116,10 @@ func (n *fakeNet) carrier(dst netip.Addr) string {
 
 func (n *fakeNet) Ping(ctx context.Context, src, dst netip.Addr) (time.Duration, error) {
 	n.mu.Lock()
+	if n.pings == nil {
+		n.pings = map[netip.Addr]int{}
+	}
+	n.pings[dst]++
 	i := n.routeLocked(dst)
 	ok := i >= 0 && n.peers[i].Endpoint != nil && n.up[n.peers[i].Endpoint.String()]
 	if ok {
@@ -459,15 +464,29 @@ func TestDeadEndpointNeedsRiseAnswers(t *testing.T) {
 		time.Sleep(3 * time.Second)
 		require.Equal(t, 1, r.ev.count("endpoint.dead"))
 		alive := r.ev.count("endpoint.alive")
-		// Two answers (rise is 3) do not make dc1 alive again.
+		// dc1 is now a standby, probed every second: two answers (rise is
+		// 3) do not make it alive again, three do.
 		r.net.set(ep1, true)
-		time.Sleep(900 * time.Millisecond)
+		time.Sleep(1900 * time.Millisecond)
 		r.net.set(ep1, false)
-		time.Sleep(3 * time.Second)
+		time.Sleep(4 * time.Second)
 		assert.Equal(t, alive, r.ev.count("endpoint.alive"))
 		r.net.set(ep1, true)
-		time.Sleep(2 * time.Second)
+		time.Sleep(3100 * time.Millisecond)
 		assert.Equal(t, alive+1, r.ev.count("endpoint.alive"))
+		require.NoError(t, r.stop())
+	})
+}
+
+func TestStandbyIsProbedEverySecondRound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := start(t, false, nil)
+		time.Sleep(60 * time.Second)
+		r.net.mu.Lock()
+		active, standby := r.net.pings[netip.MustParseAddr("10.99.0.1")], r.net.pings[netip.MustParseAddr("10.99.0.2")]
+		r.net.mu.Unlock()
+		assert.InDelta(t, 120, active, 2, "the active endpoint every 500 ms")
+		assert.InDelta(t, 60, standby, 2, "the standby every second round")
 		require.NoError(t, r.stop())
 	})
 }

@@ -293,7 +293,7 @@ func TestBenchIdle(t *testing.T) {
 	}
 	p, _ := s.startShisad(env...)
 	s.mustStatus(p, "tunnel up via dc1", upVia("dc1"))
-	time.Sleep(3 * time.Second) // past the start-up work
+	time.Sleep(3 * time.Second)     // past the start-up work
 	const window = 10 * time.Second // USER_HZ ticks are 10 ms: 0.1% resolution
 	var cpu, wake []float64
 	prevCPU, err := procCPU(p.Pid)

@@ -59,7 +59,10 @@ func TestExampleLoads(t *testing.T) {
 		Journal: Journal{Dir: "/var/lib/shisa/journal", MaxBytes: 16 << 20},
 		Watchdog: Watchdog{DeviceTimeout: Duration(30 * time.Second), SafeModeAfter: 5,
 			SafeModeWindow: Duration(10 * time.Minute), GoodAfter: Duration(60 * time.Second)},
-		Path: path,
+		Health:    Health{Port: 8080, TokenFile: filepath.Join(filepath.Dir(path), "keys", "api.token"), AlsoListen: []string{}},
+		TimeSync:  TimeSync{Servers: []string{"10.20.0.123"}, MaxOffset: Duration(500 * time.Millisecond), Interval: Duration(15 * time.Minute)},
+		SelfCheck: SelfCheck{At: "03:00", MinFreeBytes: 8 << 20, MaxTemperature: 85},
+		Path:      path,
 	}
 	assert.Equal(t, want, s)
 	assert.False(t, s.SharedKey())
@@ -441,4 +444,24 @@ func TestBaseDir(t *testing.T) {
 	s, err := Options{BaseDir: keyDir}.Load(copyPath)
 	require.NoError(t, err)
 	assert.Equal(t, filepath.Join(keyDir, "keys", "site.key"), s.Tunnel.PrivateKeyFile)
+}
+
+func TestTokenFile(t *testing.T) {
+	path := copyExample(t)
+	token := filepath.Join(filepath.Dir(path), "keys", "api.token")
+	_, err := Load(path)
+	require.NoError(t, err)
+
+	secret, err := os.ReadFile(token)
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(token, 0o644))
+	_, err = Load(path)
+	require.ErrorContains(t, err, "health.token_file:")
+	require.ErrorContains(t, err, "chmod 600")
+	assert.NotContains(t, err.Error(), strings.TrimSpace(string(secret)), "the token never appears in errors")
+
+	require.NoError(t, os.Chmod(token, 0o600))
+	require.NoError(t, os.WriteFile(token, []byte("short\n"), 0o600))
+	_, err = Load(path)
+	require.ErrorContains(t, err, "at least 32 characters")
 }

@@ -27,7 +27,7 @@ func TestErrors(t *testing.T) {
 		{name: "two documents", old: "", new: "---\nsite: other\n", want: []string{"site.yaml:21: a second YAML document"}},
 		{name: "top level list", yaml: "- site: x\n", want: []string{"site.yaml:1: want a mapping of settings"}},
 		{name: "unknown key", old: "  routes:", new: "  mtus: 1400\n  routes:", want: []string{`site.yaml:10: tunnel.mtus: unknown key (did you mean "mtu"?)`}},
-		{name: "unknown top key", old: "unit: a", new: "unit: a\nsitename: x", want: []string{"site.yaml:3: sitename: unknown key; known keys here: api, journal"}},
+		{name: "unknown top key", old: "unit: a", new: "unit: a\nsitename: x", want: []string{"site.yaml:3: sitename: unknown key; known keys here: api, health, journal"}},
 		{name: "unknown endpoint key", old: "      probe: 10.20.0.2", new: "      probe: 10.20.0.2\n      PublicKey: x", want: []string{`site.yaml:21: tunnel.endpoints[1].PublicKey: unknown key (did you mean "public_key"?)`}},
 		{name: "duplicate key", old: "unit: a", new: "unit: a\nunit: b", want: []string{"site.yaml:3: unit: duplicate key (first at line 2)"}},
 		{name: "duplicate nested key", old: "      probe: 10.20.0.1", new: "      probe: 10.20.0.1\n      probe: 10.20.0.9", want: []string{"site.yaml:17: tunnel.endpoints[0].probe: duplicate key (first at line 16)"}},
@@ -110,6 +110,13 @@ func TestErrors(t *testing.T) {
 		{name: "safe mode after", old: "", new: "watchdog:\n  safe_mode_after: 1\n", want: []string{"site.yaml:22: watchdog.safe_mode_after: 1 is out of range"}},
 		{name: "safe mode window", old: "", new: "watchdog:\n  safe_mode_window: 30s\n", want: []string{"site.yaml:22: watchdog.safe_mode_window: 30s is too short"}},
 		{name: "good after", old: "", new: "watchdog:\n  good_after: 2h\n", want: []string{"site.yaml:22: watchdog.good_after: 2h is out of range"}},
+		{name: "health port", old: "", new: "health:\n  port: 0\n", want: []string{"site.yaml:22: health.port: 0 is out of range"}},
+		{name: "also listen", old: "", new: "health:\n  also_listen: [localhost]\n", want: []string{`site.yaml:22: health.also_listen[0]: "localhost" is not an address:port`}},
+		{name: "missing token", old: "", new: "health:\n  token_file: nothing.token\n", want: []string{"site.yaml:22: health.token_file: cannot read the token file"}},
+		{name: "ntp server", old: "", new: "time_sync:\n  servers: ['10.0.0.1:99999']\n", want: []string{"site.yaml:22: time_sync.servers[0]:"}},
+		{name: "ntp interval", old: "", new: "time_sync:\n  interval: 10s\n", want: []string{"site.yaml:22: time_sync.interval: 10s is too short"}},
+		{name: "self check at", old: "", new: "self_check:\n  at: '25:00'\n", want: []string{`site.yaml:22: self_check.at: "25:00" is not a time of day`}},
+		{name: "temperature", old: "", new: "self_check:\n  max_temperature: 200\n", want: []string{"site.yaml:22: self_check.max_temperature: 200 is out of range"}},
 		{name: "socket too long", old: "", new: "api:\n  socket: /" + strings.Repeat("s", 120) + "\n", want: []string{"site.yaml:22: api.socket: path is 121 bytes long"}},
 	}
 	path := siteDir(t)

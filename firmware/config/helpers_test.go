@@ -50,9 +50,11 @@ func copyExample(t testing.TB) string {
 	data, err := os.ReadFile("../../testdata/site.example.yaml")
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "site.yaml"), data, 0o644))
-	key, err := os.ReadFile("../../testdata/keys/site.key")
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "keys", "site.key"), key, 0o600))
+	for _, name := range []string{"site.key", "api.token"} {
+		key, err := os.ReadFile("../../testdata/keys/" + name)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "keys", name), key, 0o600))
+	}
 	return filepath.Join(dir, "site.yaml")
 }
 

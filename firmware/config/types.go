@@ -24,13 +24,16 @@ type Site struct {
 	// Default "Asia/Tokyo".
 	TimeZone string `yaml:"time_zone"`
 
-	WAN      Interface `yaml:"wan"`
-	LAN      Interface `yaml:"lan"`
-	Tunnel   Tunnel    `yaml:"tunnel"`
-	Probe    Probe     `yaml:"probe"`
-	API      API       `yaml:"api"`
-	Journal  Journal   `yaml:"journal"`
-	Watchdog Watchdog  `yaml:"watchdog"`
+	WAN       Interface `yaml:"wan"`
+	LAN       Interface `yaml:"lan"`
+	Tunnel    Tunnel    `yaml:"tunnel"`
+	Probe     Probe     `yaml:"probe"`
+	API       API       `yaml:"api"`
+	Journal   Journal   `yaml:"journal"`
+	Watchdog  Watchdog  `yaml:"watchdog"`
+	Health    Health    `yaml:"health"`
+	TimeSync  TimeSync  `yaml:"time_sync"`
+	SelfCheck SelfCheck `yaml:"self_check"`
 
 	// Path is the file the config was read from (not a YAML key).
 	Path string `yaml:"-"`
@@ -170,6 +173,46 @@ type Watchdog struct {
 	// GoodAfter: a start counts as good once the tunnel has been up and
 	// every job's check fresh for this long. Default 60s.
 	GoodAfter Duration `yaml:"good_after"`
+}
+
+// Health holds the management API the datacenter polls.
+type Health struct {
+	// Port of the management API (HTTP inside the tunnel) on
+	// tunnel.management_address. Default 8080.
+	Port int `yaml:"port"`
+	// TokenFile holds the bearer token every request must carry (one line,
+	// at least 32 characters; mode 0600 or 0400). Without it the
+	// management API does not run. Default: none.
+	TokenFile string `yaml:"token_file"`
+	// AlsoListen are more host:port addresses for the management API, for
+	// example 127.0.0.1:8080 for a collector on the box. Default: none.
+	AlsoListen []string `yaml:"also_listen"`
+}
+
+// TimeSync holds the time-sync check (seed row 27).
+type TimeSync struct {
+	// Servers are NTP servers (host or host:port, port 123 by default),
+	// normally in the cloud and reached through the tunnel. Default: none
+	// (only the system clock's own sync state is checked).
+	Servers []string `yaml:"servers"`
+	// MaxOffset beyond which the box is degraded and an event is
+	// journaled. Default 500ms.
+	MaxOffset Duration `yaml:"max_offset"`
+	// Interval between checks, at least 1m. Default 15m.
+	Interval Duration `yaml:"interval"`
+}
+
+// SelfCheck holds the daily self-check.
+type SelfCheck struct {
+	// At is the time of day (HH:MM, in time_zone) of the daily self-check.
+	// Default "03:00".
+	At string `yaml:"at"`
+	// MinFreeBytes on the state directory's file system. Default 8 MiB
+	// (8388608).
+	MinFreeBytes int64 `yaml:"min_free_bytes"`
+	// MaxTemperature in °C of the board's hottest sensor, where it has one.
+	// Default 85.
+	MaxTemperature int `yaml:"max_temperature"`
 }
 
 // Duration is a time.Duration written in YAML as "500ms", "3s", "1m".

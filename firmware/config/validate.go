@@ -35,6 +35,12 @@ const (
 	DefaultSafeModeAfter       = 5
 	DefaultSafeModeWindow      = Duration(10 * time.Minute)
 	DefaultGoodAfter           = Duration(60 * time.Second)
+	DefaultHealthPort          = 8080
+	DefaultMaxOffset           = Duration(500 * time.Millisecond)
+	DefaultTimeSyncInterval    = Duration(15 * time.Minute)
+	DefaultSelfCheckAt         = "03:00"
+	DefaultMinFreeBytes        = 8 << 20
+	DefaultMaxTemperature      = 85
 )
 
 // Limits checked by validation.
@@ -271,6 +277,87 @@ func (o Options) finish(s *Site, d *decoder) {
 	} else if w.GoodAfter.D() < time.Second || w.GoodAfter.D() > time.Hour {
 		d.errorf("watchdog.good_after", "%s is out of range (want 1s to 1h)", w.GoodAfter)
 	}
+
+	// Management API, time sync, self-check.
+	h := &s.Health
+	if !d.has("health.port") {
+		h.Port = DefaultHealthPort
+	} else if h.Port < 1 || h.Port > 65535 {
+		d.errorf("health.port", "%d is out of range (want 1 to 65535)", h.Port)
+	}
+	if d.has("health.token_file") {
+		h.TokenFile = resolve(h.TokenFile)
+		if !o.SkipFileChecks {
+			if msg := checkTokenFile(h.TokenFile); msg != "" {
+				d.errorf("health.token_file", "%s", msg)
+			}
+		}
+	}
+	for i, a := range h.AlsoListen {
+		if _, err := netip.ParseAddrPort(a); err != nil {
+			d.errorf(fmt.Sprintf("health.also_listen[%d]", i), "%q is not an address:port (want e.g. 127.0.0.1:8080)", a)
+		}
+	}
+	ts := &s.TimeSync
+	for i, srv := range ts.Servers {
+		hp := srv
+		if _, _, err := net.SplitHostPort(srv); err != nil {
+			hp = net.JoinHostPort(srv, "123")
+		}
+		if msg := checkHostPort(hp); msg != "" {
+			d.errorf(fmt.Sprintf("time_sync.servers[%d]", i), "%s", msg)
+		}
+	}
+	if !d.has("time_sync.max_offset") {
+		ts.MaxOffset = DefaultMaxOffset
+	} else if ts.MaxOffset <= 0 {
+		d.errorf("time_sync.max_offset", "must be more than 0")
+	}
+	if !d.has("time_sync.interval") {
+		ts.Interval = DefaultTimeSyncInterval
+	} else if ts.Interval.D() < time.Minute {
+		d.errorf("time_sync.interval", "%s is too short (want at least 1m)", ts.Interval)
+	}
+	sc := &s.SelfCheck
+	if !d.has("self_check.at") {
+		sc.At = DefaultSelfCheckAt
+	} else if _, err := time.Parse("15:04", sc.At); err != nil {
+		d.errorf("self_check.at", "%q is not a time of day (want HH:MM, e.g. 03:00)", sc.At)
+	}
+	if !d.has("self_check.min_free_bytes") {
+		sc.MinFreeBytes = DefaultMinFreeBytes
+	} else if sc.MinFreeBytes < 0 {
+		d.errorf("self_check.min_free_bytes", "must not be negative")
+	}
+	if !d.has("self_check.max_temperature") {
+		sc.MaxTemperature = DefaultMaxTemperature
+	} else if sc.MaxTemperature < 30 || sc.MaxTemperature > 150 {
+		d.errorf("self_check.max_temperature", "%d is out of range (want 30 to 150 °C)", sc.MaxTemperature)
+	}
+}
+
+// checkTokenFile checks the management API's token file: a regular file,
+// private (mode 0600 or 0400), one line of at least 32 characters. The
+// message never holds the token.
+func checkTokenFile(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Sprintf("cannot read the token file: %v", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Sprintf("%s is not a regular file", path)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Sprintf("%s is readable by others (mode %04o): run chmod 600 %s", path, fi.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("cannot read the token file: %v", err)
+	}
+	if t := strings.TrimSpace(string(b)); len(t) < 32 || strings.ContainsAny(t, " \t\n") {
+		return fmt.Sprintf("%s must hold one token of at least 32 characters without spaces (make one with: shisactl token new %s)", path, path)
+	}
+	return ""
 }
 
 // endpoints checks tunnel.endpoints and stores each parsed public key.

@@ -5,6 +5,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -51,6 +53,12 @@ COMMANDS
       mode 0600 (atomically; an existing FILE is kept unless --force), and
       print the public key to give to the datacenter. The private key is
       never printed.
+
+  token new FILE [--force]
+      Make a new bearer token for the management API (health.token_file):
+      32 random bytes, base64url, written to FILE with mode 0600. Give the
+      file's content to the datacenter's collector over a safe channel; it
+      is not printed.
 
   version
       Print shisactl's version.
@@ -125,7 +133,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 			err = usageError{"usage: shisactl key new FILE [--force]"}
 			break
 		}
-		err = cmdKeyNew(rest[1:], stdout)
+		err = cmdSecretNew("key new", rest[1:], stdout, func() (string, string, error) {
+			k, err := wgtypes.GeneratePrivateKey()
+			if err != nil {
+				return "", "", err
+			}
+			return k.String(), "public key: " + k.PublicKey().String(), nil
+		})
+	case "token":
+		if len(rest) < 1 || rest[0] != "new" {
+			err = usageError{"usage: shisactl token new FILE [--force]"}
+			break
+		}
+		err = cmdSecretNew("token new", rest[1:], stdout, func() (string, string, error) {
+			b := make([]byte, 32)
+			if _, err := rand.Read(b); err != nil {
+				return "", "", err
+			}
+			return base64.RawURLEncoding.EncodeToString(b), "", nil
+		})
 	case "config":
 		if len(rest) < 1 || rest[0] != "check" {
 			err = usageError{"usage: shisactl config check FILE"}
@@ -279,8 +305,11 @@ func cmdConfigCheck(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func cmdKeyNew(args []string, w io.Writer) error {
-	fs := flags("key new")
+// cmdSecretNew writes a new secret made by gen to FILE (0600, atomically),
+// keeping an existing FILE unless --force; it prints what gen says may be
+// shown (a public key), never the secret.
+func cmdSecretNew(name string, args []string, w io.Writer, gen func() (secret, show string, err error)) error {
+	fs := flags(name)
 	force := fs.Bool("force", false, "")
 	var file string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -290,19 +319,22 @@ func cmdKeyNew(args []string, w io.Writer) error {
 		return err
 	}
 	if file == "" {
-		return usageError{"usage: shisactl key new FILE [--force]"}
+		return usageError{"usage: shisactl " + name + " FILE [--force]"}
 	}
 	if _, err := os.Stat(file); err == nil && !*force {
-		return fmt.Errorf("%s exists; it may be the site's key in use: pass --force to replace it", file)
+		return fmt.Errorf("%s exists and may be in use: pass --force to replace it", file)
 	}
-	k, err := wgtypes.GeneratePrivateKey()
+	secret, show, err := gen()
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(file, []byte(k.String()+"\n"), 0o600); err != nil {
+	if err := atomicfile.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "wrote %s (mode 0600)\npublic key: %s\n", file, k.PublicKey())
+	fmt.Fprintf(w, "wrote %s (mode 0600)\n", file)
+	if show != "" {
+		fmt.Fprintln(w, show)
+	}
 	return nil
 }
 

@@ -47,6 +47,9 @@ func TestConfigCheck(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "keys"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "keys", "site.key"), key, 0o600))
+	token, err := os.ReadFile("../../../testdata/keys/api.token")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "keys", "api.token"), token, 0o600))
 	good := filepath.Join(dir, "site.yaml")
 	require.NoError(t, os.WriteFile(good, ex, 0o644))
 
@@ -145,4 +148,19 @@ func TestKeyNew(t *testing.T) {
 	assert.Equal(t, 0, code)
 	b3, _ := os.ReadFile(file)
 	assert.NotEqual(t, b, b3)
+}
+
+func TestTokenNew(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "api.token")
+	code, out, errs := runCLI("token", "new", file)
+	require.Equal(t, 0, code, errs)
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	tok := strings.TrimSpace(string(b))
+	assert.Len(t, tok, 43)
+	assert.NotContains(t, out, tok, "the token is not printed")
+	fi, _ := os.Stat(file)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	code, _, _ = runCLI("token", "new", file)
+	assert.Equal(t, 1, code, "an existing token is kept")
 }

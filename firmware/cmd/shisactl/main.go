@@ -43,6 +43,7 @@ COMMANDS
       Journal records after cursor N (default: the last 20). Each record has
       a sequence number; pass the last one you saw as --since to continue.
 
+%s
   config check FILE
       Read a site configuration the way shisad would, and print every
       problem with its file, line and field, or a summary when it is good.
@@ -82,6 +83,11 @@ EXIT STATUS
   2 bad usage or an invalid configuration file.
 `
 
+// manualText is the manual with each command file's section in place.
+func manualText() string {
+	return fmt.Sprintf(manual, manualReport+manualDiagnose+manualFleet)
+}
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -98,7 +104,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
 		switch a := args[0]; {
 		case a == "-h" || a == "--help" || a == "-help":
-			fmt.Fprint(stdout, manual)
+			fmt.Fprint(stdout, manualText())
 			return 0
 		case a == "--socket" || a == "-socket":
 			if len(args) < 2 {
@@ -112,7 +118,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if len(args) == 0 {
-		fmt.Fprint(stderr, manual)
+		fmt.Fprint(stderr, manualText())
 		return 2
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -121,9 +127,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "help":
-		fmt.Fprint(stdout, manual)
+		fmt.Fprint(stdout, manualText())
 	case "version":
 		fmt.Fprintln(stdout, "shisactl", version)
+	case "report":
+		err = cmdReport(ctx, c, rest, stdout)
+	case "diagnose":
+		err = cmdDiagnose(ctx, c, rest, stdout)
+	case "fleet":
+		// Polling forty boxes takes longer than one request.
+		err = cmdFleet(context.Background(), rest, stdout)
 	case "status":
 		err = cmdStatus(ctx, c, rest, stdout)
 	case "events":

@@ -127,8 +127,9 @@ type Probe struct {
 	// is dead whatever its probes say. Default 180s (WireGuard rekeys every
 	// 120s while traffic flows, and keepalives make traffic flow).
 	HandshakeTimeout Duration `yaml:"handshake_timeout"`
-	// HoldDown is how long the first endpoint must have been alive, without
-	// a single dead verdict, before the tunnel fails back to it. Default 60s.
+	// HoldDown is how long the first endpoint must have been alive and have
+	// answered every probe, before the tunnel fails back to it; a single
+	// missed probe starts it again. Default 60s.
 	HoldDown Duration `yaml:"hold_down"`
 	// Targets are cloud services (host:port, TCP) checked through the
 	// active endpoint for health reports. Optional.

@@ -199,6 +199,7 @@ type endpoint struct {
 	misses     int
 	oks        int
 	aliveSince time.Time
+	cleanSince time.Time // start of the current run of answered probes; zero after a miss
 	lastOK     time.Time
 	rtt        time.Duration
 	addr       netip.AddrPort // resolved; invalid until resolved
@@ -523,6 +524,9 @@ func (s *Supervisor) judge(e *endpoint, ok bool, rtt time.Duration, now time.Tim
 		e.oks++
 		e.rtt = rtt
 		e.lastOK = now
+		if e.cleanSince.IsZero() {
+			e.cleanSince = time.Now()
+		}
 		// A dead endpoint must answer rise probes in a row to count again;
 		// one never judged (at start) counts from its first answer, so
 		// the tunnel comes up as soon as the first probe returns.
@@ -541,6 +545,9 @@ func (s *Supervisor) judge(e *endpoint, ok bool, rtt time.Duration, now time.Tim
 	}
 	e.oks = 0
 	e.misses++
+	// Any miss restarts the hold-down: an endpoint that blips for less
+	// than the dead verdict needs is not healthy enough to fail back to.
+	e.cleanSince = time.Time{}
 	if e.health != Dead && e.misses >= s.opts.Misses {
 		was := e.health
 		e.health = Dead
@@ -573,8 +580,8 @@ func (s *Supervisor) choose(now time.Time) {
 		s.setState(Down, fmt.Sprintf("no datacenter endpoint answers (%s dead)", cur.Name))
 	case cur.health == Alive:
 		if !s.opts.NoFailback {
-			if better := s.firstAlive(s.active); better >= 0 && now.Sub(s.eps[better].aliveSince) >= s.opts.HoldDown {
-				s.switchTo(better, "tunnel.failback", fmt.Sprintf("%s has been alive for %s", s.eps[better].Name, now.Sub(s.eps[better].aliveSince).Round(time.Second)))
+			if better := s.firstAlive(s.active); better >= 0 && s.clean(s.eps[better], now) >= s.opts.HoldDown {
+				s.switchTo(better, "tunnel.failback", fmt.Sprintf("%s has answered every probe for %s", s.eps[better].Name, s.clean(s.eps[better], now).Round(time.Second)))
 				return
 			}
 		}
@@ -584,6 +591,19 @@ func (s *Supervisor) choose(now time.Time) {
 		// misses × interval) rather than start on a less preferred one
 		// and fail back a hold-down later.
 	}
+}
+
+// clean is how long e has been alive and has answered every probe: the
+// hold-down is measured on it.
+func (s *Supervisor) clean(e *endpoint, now time.Time) time.Duration {
+	if e.health != Alive || e.cleanSince.IsZero() {
+		return 0
+	}
+	from := e.cleanSince
+	if e.aliveSince.After(from) {
+		from = e.aliveSince
+	}
+	return now.Sub(from)
 }
 
 // firstAlive is the most preferred alive endpoint before index before (or
@@ -624,10 +644,10 @@ func (s *Supervisor) chooseShared(cur *endpoint, now time.Time) {
 			s.trialFrom = -1
 			s.event("tunnel.failback", fmt.Sprintf("failback to %s succeeded", cur.Name), map[string]any{"to": cur.Name})
 		}
-		if s.active == 0 && s.backoff > 1 && now.Sub(cur.aliveSince) >= s.opts.HoldDown {
+		if s.active == 0 && s.backoff > 1 && s.clean(cur, now) >= s.opts.HoldDown {
 			s.backoff = 1
 		}
-		if s.active != 0 && !s.opts.NoFailback && now.Sub(s.switched) >= s.holdDown() && now.Sub(cur.aliveSince) >= s.holdDown() {
+		if s.active != 0 && !s.opts.NoFailback && now.Sub(s.switched) >= s.holdDown() && s.clean(cur, now) >= s.holdDown() {
 			s.trialFrom = s.active
 			s.switchTo(0, "tunnel.failback_trial", fmt.Sprintf("%s has carried the tunnel for %s; trying %s again", cur.Name, now.Sub(s.switched).Round(time.Second), s.eps[0].Name))
 			return

@@ -490,3 +490,34 @@ func TestStandbyIsProbedEverySecondRound(t *testing.T) {
 		require.NoError(t, r.stop())
 	})
 }
+
+// A primary whose blips are shorter than a dead verdict needs (3 misses at
+// the standby's 1 s probing) is never declared dead, but it must not be
+// failed back to either: every missed probe restarts the hold-down.
+func TestBlippingPrimaryIsNotFailedBackTo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := start(t, false, nil)
+		time.Sleep(3 * time.Second)
+		r.net.set(ep1, false)
+		time.Sleep(5 * time.Second)
+		require.Equal(t, "dc2", r.sup.Status().Active)
+		r.net.set(ep1, true)
+		time.Sleep(5 * time.Second)
+		deadBefore := r.ev.count("endpoint.dead")
+		// 1.5 s blips every 20 s for ten minutes.
+		for range 30 {
+			r.net.set(ep1, false)
+			time.Sleep(1500 * time.Millisecond)
+			r.net.set(ep1, true)
+			time.Sleep(18500 * time.Millisecond)
+		}
+		assert.Equal(t, deadBefore, r.ev.count("endpoint.dead"), "the blips are shorter than a dead verdict")
+		assert.Equal(t, 0, r.ev.count("tunnel.failback"), "but each restarts the hold-down")
+		assert.Equal(t, "dc2", r.sup.Status().Active)
+		// Healthy for a whole hold-down: now it fails back.
+		time.Sleep(65 * time.Second)
+		assert.Equal(t, 1, r.ev.count("tunnel.failback"))
+		assert.Equal(t, "dc1", r.sup.Status().Active)
+		require.NoError(t, r.stop())
+	})
+}

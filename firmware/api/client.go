@@ -53,26 +53,41 @@ func (c *Client) Events(ctx context.Context, since uint64, limit int) (*EventsPa
 	return &p, nil
 }
 
-func (c *Client) get(ctx context.Context, path string, v any) error {
+// Get fetches path (with its query, such as
+// "/v1/report?month=2026-11&format=html") and returns the body of a 200
+// answer. Any other answer is an error carrying the server's "error"
+// message.
+func (c *Client) Get(ctx context.Context, path string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://shisad"+path, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return c.explain(err)
+		return nil, c.explain(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
-		return fmt.Errorf("reading shisad's answer: %w", err)
+		return nil, fmt.Errorf("reading shisad's answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e apiError
 		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			return fmt.Errorf("shisad: %s", e.Error)
+			return nil, fmt.Errorf("shisad: %s", e.Error)
 		}
-		return fmt.Errorf("shisad answered %s", resp.Status)
+		return nil, fmt.Errorf("shisad answered %s", resp.Status)
+	}
+	return body, nil
+}
+
+// maxAnswer bounds what the client reads of one answer.
+const maxAnswer = 8 << 20
+
+func (c *Client) get(ctx context.Context, path string, v any) error {
+	body, err := c.Get(ctx, path)
+	if err != nil {
+		return err
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("shisad's answer is not what this shisactl understands (different versions?): %w", err)

@@ -1,10 +1,23 @@
-// Package api is shisad's local API: JSON over HTTP on a unix socket in
-// /run/shisa/, used by shisactl. The socket's file mode (0660, owner root)
-// is its access control: whoever may open it may ask the daemon anything.
-// The package holds both the server's handlers and the client.
+// Package api is shisad's HTTP APIs, server handlers and client:
 //
-// Routes:
+// The local API is JSON over HTTP on a unix socket in /run/shisa/, used by
+// shisactl. The socket's file mode (0660, owner root) is its access
+// control: whoever may open it may ask the daemon anything. Handler serves
+// it, ListenUnix and Serve run it, Client talks to it.
 //
-//	GET /v1/status                  unit, site, role, tunnel, recent events
+//	GET /v1/status                  unit, site, role, tunnel, time sync, self-check, recent events
 //	GET /v1/events?since=N&limit=M  journal records after cursor N, oldest first
+//	GET /v1/report?month=YYYY-MM&format=json|csv|html&lang=ja|en
+//	GET /v1/diagnose                where the path to the datacenter breaks
+//
+// The management API is what the datacenter polls: HTTP on the management
+// address inside the tunnel (and health.also_listen), every request with a
+// bearer token. ManagementHandler serves it and ServeManagement runs it.
+//
+//	GET /v1/status, /v1/events, /v1/report   as above
+//	GET /v1/inventory                        serial, model, MACs, firmware, config hash
+//	GET /metrics                             Prometheus text format
+//
+// Both answer a malformed query, an unknown parameter or one given twice
+// with a 400 whose "error" begins with the parameter's name.
 package api

@@ -2,13 +2,85 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"io"
+	"os"
+	"time"
+
+	"github.com/shisa-gw/shisa/firmware/api"
+	"github.com/shisa-gw/shisa/firmware/fleet"
 )
 
 // manualFleet is this command's section of the manual (issue 5).
-const manualFleet = ""
+const manualFleet = `  fleet status --targets FILE --token-file FILE [--timeout 2s]
+               [--concurrency 64] [--json]
+      For the datacenter: ask every box in FILE for its status over the
+      management API, all at once (at most --concurrency at a time, each
+      within --timeout), and print one row per box, worst first:
+      unreachable, tunnel down, safe mode, stuck job, time offset,
+      self-check failed, on battery, then the healthy ones. FILE has one
+      box per line, "NAME URL" (hamamatsu-honcho http://10.99.1.2:8080);
+      # starts a comment. The token file (mode 0600) holds the bearer token
+      sent to every box. Exit status 1 when any box is not healthy.
+`
 
 func cmdFleet(ctx context.Context, args []string, w io.Writer) error {
-	return errors.New("fleet: not built yet (issue 5)")
+	if len(args) < 1 || args[0] != "status" {
+		return usageError{"usage: shisactl fleet status --targets FILE --token-file FILE [--timeout 2s] [--concurrency 64] [--json]"}
+	}
+	fs := flags("fleet status")
+	targetsFile := fs.String("targets", "", "")
+	tokenFile := fs.String("token-file", "", "")
+	timeout := fs.Duration("timeout", 2*time.Second, "")
+	concurrency := fs.Int("concurrency", 64, "")
+	asJSON := fs.Bool("json", false, "")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	switch {
+	case *targetsFile == "":
+		return usageError{"fleet status: --targets FILE is required (one box per line: NAME URL)"}
+	case *tokenFile == "":
+		return usageError{"fleet status: --token-file FILE is required (the management API's bearer token)"}
+	case *timeout <= 0 || *timeout > time.Minute:
+		return usageError{fmt.Sprintf("fleet status: --timeout %v is out of range (want more than 0, at most 1m)", *timeout)}
+	case *concurrency < 1 || *concurrency > 1024:
+		return usageError{fmt.Sprintf("fleet status: --concurrency %d is out of range (want 1 to 1024)", *concurrency)}
+	}
+	f, err := os.Open(*targetsFile)
+	if err != nil {
+		return fmt.Errorf("fleet: %w", err)
+	}
+	targets, err := fleet.ParseTargets(f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("fleet: %s: %w", *targetsFile, err)
+	}
+	if len(targets) == 0 {
+		return fmt.Errorf("fleet: %s lists no boxes", *targetsFile)
+	}
+	token, err := api.ReadTokenFile(*tokenFile)
+	if err != nil {
+		return fmt.Errorf("fleet: %w", err)
+	}
+
+	rs := fleet.Poll(ctx, targets, fleet.Options{Token: token, Timeout: *timeout, Concurrency: *concurrency})
+	if *asJSON {
+		err = printJSON(w, rs)
+	} else {
+		err = fleet.WriteTable(w, rs)
+	}
+	if err != nil {
+		return err
+	}
+	bad := 0
+	for _, r := range rs {
+		if r.Class != fleet.Healthy {
+			bad++
+		}
+	}
+	if bad > 0 {
+		return fmt.Errorf("fleet: %d of %d boxes need attention", bad, len(rs))
+	}
+	return nil
 }

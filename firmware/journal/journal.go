@@ -112,8 +112,14 @@ type Journal struct {
 	segs    []segment
 	nextSeq uint64
 	subs    map[*subscriber]struct{}
-	stats   Stats // only the counters; the rest is computed by Stats
+	stats   Stats    // only the counters; the rest is computed by Stats
+	recent  []Record // the newest records, at most recentMax, oldest first
 }
+
+// recentMax is how many of the newest records the journal keeps in memory,
+// so that Last (every status request, every scrape) does not parse a
+// segment of thousands of records.
+const recentMax = 64
 
 // Open opens the journal in dir, creating the directory and the first segment
 // if needed. It scans every segment: a torn write at the tail of the newest
@@ -143,6 +149,11 @@ func Open(dir string, opts Options) (*Journal, error) {
 	if err := j.open(); err != nil {
 		return nil, errors.Join(fmt.Errorf("journal: open %s: %w", dir, err), j.closeFiles())
 	}
+	recent, err := j.readLast(recentMax)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("journal: open %s: %w", dir, err), j.closeFiles())
+	}
+	j.recent = recent
 	return j, nil
 }
 
@@ -395,6 +406,10 @@ func (j *Journal) Append(kind, msg string, fields map[string]any) (Record, error
 		return Record{}, fmt.Errorf("journal: append: sync %s: %w", cur.path, err)
 	}
 	j.trimLocked()
+	j.recent = append(j.recent, stored)
+	if len(j.recent) > recentMax {
+		j.recent = slices.Clone(j.recent[len(j.recent)-recentMax:])
+	}
 	for sub := range j.subs {
 		select {
 		case sub.ch <- stored:
@@ -481,6 +496,22 @@ func (j *Journal) Since(cursor uint64, limit int) (recs []Record, next uint64, e
 
 // Last returns the newest n records, oldest first.
 func (j *Journal) Last(n int) ([]Record, error) {
+	if n <= recentMax {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		if j.closed {
+			return nil, ErrClosed
+		}
+		if n <= 0 {
+			return nil, nil
+		}
+		return slices.Clone(j.recent[max(len(j.recent)-n, 0):]), nil
+	}
+	return j.readLast(n)
+}
+
+// readLast reads the newest n records from the segment files.
+func (j *Journal) readLast(n int) ([]Record, error) {
 	segs, bounds, err := j.snapshot()
 	if err != nil || n <= 0 {
 		return nil, err

@@ -720,3 +720,74 @@ func TestSyncedPath(t *testing.T) {
 	j = openT(t, dir, Options{})
 	equalRecords(t, "after reopen", since(t, j, 0), want)
 }
+
+// Last answers from memory for small n (every status request and scrape
+// calls it) and agrees with the files for any n, across reopen.
+func TestLastFromMemoryAgreesWithFiles(t *testing.T) {
+	dir := t.TempDir()
+	j, err := Open(dir, Options{NoSync: true, SegmentBytes: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		if _, err := j.Append("test.n", "n", map[string]any{"i": i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(j *Journal) {
+		t.Helper()
+		for _, n := range []int{1, 10, recentMax, recentMax + 1, 200} {
+			got, err := j.Last(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := j.readLast(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != n || got[0].Seq != want[0].Seq || got[n-1].Seq != 300 {
+				t.Fatalf("Last(%d): %d records %d..%d, files say %d..%d", n, len(got), got[0].Seq, got[len(got)-1].Seq, want[0].Seq, want[len(want)-1].Seq)
+			}
+		}
+	}
+	check(j)
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	j, err = Open(dir, Options{NoSync: true, SegmentBytes: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	check(j)
+	// Fewer records than asked: all of them.
+	k, err := Open(t.TempDir(), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	if _, err := k.Append("test.one", "one", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := k.Last(10); len(got) != 1 {
+		t.Fatalf("Last(10) of a one-record journal: %d records", len(got))
+	}
+}
+
+func BenchmarkLast10(b *testing.B) {
+	j, err := Open(b.TempDir(), Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer j.Close()
+	for i := range 10000 {
+		if _, err := j.Append("test.n", "n", map[string]any{"i": i}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		if _, err := j.Last(10); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

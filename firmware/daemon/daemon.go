@@ -29,8 +29,11 @@ import (
 
 	"github.com/shisa-gw/shisa/firmware/api"
 	"github.com/shisa-gw/shisa/firmware/config"
+	"github.com/shisa-gw/shisa/firmware/inventory"
 	"github.com/shisa-gw/shisa/firmware/journal"
+	"github.com/shisa-gw/shisa/firmware/selfcheck"
 	"github.com/shisa-gw/shisa/firmware/startguard"
+	"github.com/shisa-gw/shisa/firmware/timesync"
 	"github.com/shisa-gw/shisa/firmware/tunnel"
 	"github.com/shisa-gw/shisa/netctl"
 	"github.com/shisa-gw/shisa/watchdog"
@@ -75,6 +78,12 @@ type Daemon struct {
 	tcheck  *watchdog.Check // the tunnel job's
 	acheck  *watchdog.Check // the API's self-probe
 	kick    chan struct{}   // an event happened: refresh the status line
+	inv     inventory.Inventory
+	ts      *timesync.Checker
+	sc      *selfcheck.Scheduler
+	tsCheck *watchdog.Check // the time-sync job's
+	scCheck *watchdog.Check // the self-check job's
+	scIn    selfcheck.Inputs
 
 	mu        sync.Mutex // guards the fields below
 	lastStuck time.Time  // when a watchdog check last went stale
@@ -144,6 +153,10 @@ func (d *Daemon) open() error {
 	}
 
 	d.kick = make(chan struct{}, 1)
+	d.inv = inventory.Read(inventory.Options{
+		Interfaces: map[string]string{"wan": site.WAN.Interface, "lan": site.LAN.Interface},
+		Version:    opts.Version, ConfigPath: site.Path,
+	})
 	var dev watchdog.Device
 	if wdPath := site.Watchdog.Device; wdPath != "" && !watchdog.UnderSystemd() {
 		hw, err := watchdog.OpenDevice(wdPath, site.Watchdog.DeviceTimeout.D())
@@ -178,7 +191,10 @@ func (d *Daemon) open() error {
 		Device:     d.wg, Pinger: d.pinger, Events: journalEvents{d.journal, log, d.kick},
 		Logger: log, Alive: d.tcheck.Report, BeforeStep: d.testHooks(),
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return d.openHealth()
 }
 
 // applyNetwork gives the tunnel link its MTU, address and routes (the
@@ -241,7 +257,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go func() { wdDone <- d.wd.Run(wdCtx) }()
 
 	var wg sync.WaitGroup
-	errs := make(chan error, 4)
+	errs := make(chan error, 8)
 	run := func(name string, f func(context.Context) error) {
 		wg.Go(func() {
 			if err := f(ctx); err != nil {
@@ -258,6 +274,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return api.Serve(ctx, ln, api.Handler(d, d.log.With("job", "api")))
 	})
 	run("api-check", d.checkAPI)
+	run("mgmt", d.serveManagement)
+	run("timesync", func(ctx context.Context) error {
+		defer d.tsCheck.Unregister()
+		return d.ts.Run(ctx)
+	})
+	run("selfcheck", func(ctx context.Context) error {
+		defer d.scCheck.Unregister()
+		return d.sc.Run(ctx)
+	})
 	run("health", d.watchHealth)
 	d.wd.Ready(d.statusLine())
 

@@ -16,7 +16,7 @@ set -euo pipefail
 #   iputils-ping      ping between namespaces in integration tests
 #   procps            sysctl, ps (RSS of shisad in make bench)
 #   gcc libc6-dev     cgo, which `go test -race` needs
-PACKAGES="qemu-user-static iproute2 nftables iputils-ping procps gcc libc6-dev systemd"
+PACKAGES="qemu-user-static iproute2 nftables iputils-ping procps gcc libc6-dev systemd nut-server nut-client"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	echo "deps: not a Debian system (no dpkg-query); make sure these are installed: $PACKAGES"

@@ -12,11 +12,13 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -26,8 +28,10 @@ import (
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
+	"github.com/shisa-gw/shisa/firmware/api"
 	"github.com/shisa-gw/shisa/firmware/config"
 	"github.com/shisa-gw/shisa/firmware/daemon"
+	"github.com/shisa-gw/shisa/firmware/report"
 	"github.com/shisa-gw/shisa/firmware/sim"
 	"github.com/shisa-gw/shisa/firmware/tunnel"
 )
@@ -51,6 +55,7 @@ type Result struct {
 	FailoverGap     time.Duration // dc1 cut to the first echo answered through dc2
 	FailbackAfter   time.Duration // dc1 back to failback
 	SessionSurvived bool          // a TCP session opened before the cut works after it
+	DatacenterView  bool          // the management API answered through the tunnel
 	TransferOK      bool          // the transfer through the second endpoint arrived intact
 	TransferSeconds float64
 	Events          []string // journal kinds, in order
@@ -124,7 +129,9 @@ func Run(ctx context.Context, opts Options) (res Result, err error) {
 	eps := dc.Endpoints()
 	say("datacenter up: dc1 at %s, dc2 at %s (each behind a relay that can cut it); cloud service %s", eps[0].Address(), eps[1].Address(), serviceIP)
 
-	cfgPath, err := writeSite(dir, siteKey, eps, opts.HoldDown)
+	token := rand.Text() // 26 base32 characters
+	token += rand.Text()
+	cfgPath, err := writeSite(dir, siteKey, eps, opts.HoldDown, token)
 	if err != nil {
 		return res, err
 	}
@@ -225,6 +232,15 @@ func Run(ctx context.Context, opts Options) (res Result, err error) {
 	}
 	say("traffic flows through %s", dc.Carrier())
 
+	// The datacenter's view: its collector polls the box's management API
+	// through the tunnel, with the site's bearer token.
+	view, err := datacenterView(ctx, dc, token)
+	if err != nil {
+		return res, fmt.Errorf("demo: the datacenter cannot read the box: %w", err)
+	}
+	res.DatacenterView = true
+	say("the datacenter polls http://%s:8080 through the tunnel: %s", tunnelAddr.Addr(), view)
+
 	recs, _, err := d.Journal().Since(0, 1000)
 	if err != nil {
 		return res, err
@@ -239,9 +255,13 @@ func Run(ctx context.Context, opts Options) (res Result, err error) {
 	return res, nil
 }
 
-func writeSite(dir string, key wgtypes.Key, eps []*sim.Endpoint, hold time.Duration) (string, error) {
+func writeSite(dir string, key wgtypes.Key, eps []*sim.Endpoint, hold time.Duration, token string) (string, error) {
 	keyFile := filepath.Join(dir, "site.key")
 	if err := os.WriteFile(keyFile, []byte(key.String()+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	tokenFile := filepath.Join(dir, "api.token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
 		return "", err
 	}
 	var b strings.Builder
@@ -267,7 +287,9 @@ api:
   socket: %s
 journal:
   dir: %s
-`, hold, filepath.Join(dir, "shisad.sock"), filepath.Join(dir, "journal"))
+health:
+  token_file: %s
+`, hold, filepath.Join(dir, "shisad.sock"), filepath.Join(dir, "journal"), tokenFile)
 	path := filepath.Join(dir, "site.yaml")
 	return path, os.WriteFile(path, []byte(b.String()), 0o600)
 }
@@ -356,6 +378,68 @@ type transferResult struct {
 	sum     string
 	seconds float64
 	err     error
+}
+
+// datacenterView asks the box's management API, from the simulated cloud
+// and through the tunnel, for its status and this month's report, and sums
+// them up in a line. A request without the token must be refused.
+func datacenterView(ctx context.Context, dc *sim.Cloud, token string) (string, error) {
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			ap, err := netip.ParseAddrPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			return dc.Net().DialContextTCPAddrPort(ctx, ap)
+		},
+	}}
+	base := "http://" + net.JoinHostPort(tunnelAddr.Addr().String(), "8080")
+	get := func(path, tok string) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+		if err != nil {
+			return nil, err
+		}
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		return hc.Do(req)
+	}
+	resp, err := get("/v1/status", "")
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		return "", fmt.Errorf("a request without the token got %s, want 401", resp.Status)
+	}
+	var st api.Status
+	if err := getJSON(get, "/v1/status", token, &st); err != nil {
+		return "", err
+	}
+	var rep report.Report
+	month := time.Now().In(report.JST).Format("2006-01")
+	if err := getJSON(get, "/v1/report?format=json&month="+month, token, &rep); err != nil {
+		return "", err
+	}
+	avail := "n/a"
+	if a := rep.Summary.AvailabilityPct; a != nil {
+		avail = fmt.Sprintf("%.3f%%", *a)
+	}
+	return fmt.Sprintf("tunnel %s via %s, %d switches; report %s: availability %s, %d failover(s), %d failback(s); a request without the token: 401",
+		st.Tunnel.State, st.Tunnel.Active, st.Tunnel.Failovers, month, avail, rep.Summary.Failovers, rep.Summary.Failbacks), nil
+}
+
+func getJSON(get func(path, tok string) (*http.Response, error), path, tok string, v any) error {
+	resp, err := get(path, tok)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s: %s %s", path, resp.Status, strings.TrimSpace(string(b)))
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 // roundTrip writes a line on a session and waits (up to 30 s) for its echo.

@@ -23,6 +23,7 @@ func TestScriptedDay(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, res.TransferOK, "the transfer through dc2 arrived intact")
 	assert.True(t, res.SessionSurvived, "a TCP session opened before the failover works after it")
+	assert.True(t, res.DatacenterView, "the management API answered the datacenter through the tunnel")
 	assert.Positive(t, res.FailoverGap)
 	assert.GreaterOrEqual(t, res.FailbackAfter, 3*time.Second, "no failback before the hold-down")
 	for _, kind := range []string{"daemon.start", "tunnel.up", "endpoint.dead", "tunnel.failover", "tunnel.failback"} {

@@ -188,6 +188,15 @@ type Supervisor struct {
 	backoff   int // hold-down multiplier after failed trials
 	switched  time.Time
 	round     int // probe rounds so far
+	// shared layout, every front door dead: retry one at a time, quietly.
+	sharedFails int           // front doors tried in a row without an answer
+	retryAt     time.Time     // when to try the next one
+	retryGap    time.Duration // doubles up to maxRetryGap
+
+	pending   []pendingEvent       // this round's events, journaled after its switch
+	logged    map[string]time.Time // logEvery's last warning per key
+	resolved  chan resolution      // answers of background DNS lookups
+	resolving sync.WaitGroup       // the lookups in flight
 
 	mu   sync.Mutex // guards snap
 	snap Status
@@ -195,6 +204,10 @@ type Supervisor struct {
 
 type endpoint struct {
 	Endpoint
+	literal    bool      // Endpoint is an IP:port: never looked up
+	lookingUp  bool      // a DNS lookup is in flight
+	resolveAt  time.Time // the next lookup is due (names only)
+	resolveErr string    // the last lookup's error, logged when it changes
 	health     Health
 	misses     int
 	oks        int
@@ -205,6 +218,33 @@ type endpoint struct {
 	addr       netip.AddrPort // resolved; invalid until resolved
 	peer       wgtypes.Peer
 }
+
+// pendingEvent is an event of the current round. Events are journaled at
+// the end of the round, after any switch, so that a slow flash never
+// delays a failover; after runs once the event is journaled.
+type pendingEvent struct {
+	kind, msg string
+	fields    map[string]any
+	after     func()
+}
+
+// resolution is the answer of one background DNS lookup.
+type resolution struct {
+	i   int
+	ap  netip.AddrPort
+	err error
+}
+
+const (
+	// resolveRetry is the wait after a failed lookup; resolveDead the wait
+	// between lookups of a dead endpoint's name (the datacenter may have
+	// moved it).
+	resolveRetry = 30 * time.Second
+	resolveDead  = 2 * time.Minute
+	// maxRetryGap bounds the wait between tries of the next front door
+	// when every one of them is dead (shared layout).
+	maxRetryGap = 5 * time.Minute
+)
 
 // New checks opts and returns a supervisor.
 func New(opts Options) (*Supervisor, error) {
@@ -253,8 +293,13 @@ func New(opts Options) (*Supervisor, error) {
 		}
 	}
 	for _, e := range opts.Endpoints {
-		s.eps = append(s.eps, &endpoint{Endpoint: e})
+		ep := &endpoint{Endpoint: e}
+		if ap, err := netip.ParseAddrPort(e.Endpoint); err == nil {
+			ep.addr, ep.literal = ap, true
+		}
+		s.eps = append(s.eps, ep)
 	}
+	s.resolved = make(chan resolution, len(s.eps))
 	s.publish()
 	return s, nil
 }
@@ -313,12 +358,14 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.event("tunnel.start", fmt.Sprintf("tunnel starting with %d endpoint(s), %s keys", len(s.eps), s.Layout()), map[string]any{
 		"endpoints": s.names(), "layout": s.Layout(),
 	})
+	s.flush()
 	t := time.NewTicker(s.opts.Interval)
 	defer t.Stop()
 	for {
 		s.step(ctx)
 		select {
 		case <-ctx.Done():
+			s.resolving.Wait() // the lookups end with ctx
 			return s.stop()
 		case <-t.C:
 		}
@@ -339,6 +386,7 @@ func (s *Supervisor) stop() error {
 	err := s.opts.Device.Configure(wgtypes.Config{ReplacePeers: true, Peers: []wgtypes.PeerConfig{}})
 	s.setState(Stopped, "supervisor stopped")
 	s.publish()
+	s.flush()
 	if err != nil {
 		return fmt.Errorf("tunnel: removing peers on stop: %w", err)
 	}
@@ -351,43 +399,98 @@ func (s *Supervisor) step(ctx context.Context) {
 	if s.opts.BeforeStep != nil {
 		s.opts.BeforeStep()
 	}
-	if !s.applied || s.unresolved() {
-		if err := s.configure(ctx); err != nil {
-			s.log.Warn("configuring the WireGuard device failed; retrying", "err", err)
+	s.takeResolved()
+	s.lookUp(ctx, time.Now())
+	if !s.applied {
+		if err := s.configure(); err != nil {
+			s.logEvery("configure", "configuring the WireGuard device failed; retrying", "err", err)
 		}
 	}
 	s.readStats()
 	s.probe(ctx)
 	s.choose(time.Now())
 	s.publish()
+	s.flush()
 	if s.opts.Alive != nil {
 		s.opts.Alive()
 	}
 }
 
-func (s *Supervisor) unresolved() bool {
+// lookUp starts a background DNS lookup for every endpoint given by name
+// that has no address yet, or is dead and was last looked up a while ago.
+// The loop never waits for DNS.
+func (s *Supervisor) lookUp(ctx context.Context, now time.Time) {
 	for i, e := range s.eps {
-		if !e.addr.IsValid() && (!s.shared || i == s.active) {
-			return true
+		if e.literal || e.lookingUp || now.Before(e.resolveAt) || (e.addr.IsValid() && e.health != Dead) {
+			continue
+		}
+		e.lookingUp = true
+		s.resolving.Go(func() {
+			ap, err := s.opts.Resolve(ctx, e.Endpoint.Endpoint)
+			s.resolved <- resolution{i, ap, err} // buffered: one lookup per endpoint at most
+		})
+	}
+}
+
+// takeResolved applies the answers of finished lookups.
+func (s *Supervisor) takeResolved() {
+	for {
+		select {
+		case r := <-s.resolved:
+			e := s.eps[r.i]
+			e.lookingUp = false
+			if r.err != nil {
+				e.resolveAt = time.Now().Add(resolveRetry)
+				if msg := r.err.Error(); msg != e.resolveErr {
+					e.resolveErr = msg
+					s.log.Warn("cannot resolve a datacenter endpoint; retrying every 30s", "endpoint", e.Name, "err", r.err)
+				}
+				continue
+			}
+			e.resolveErr = ""
+			e.resolveAt = time.Now().Add(resolveDead)
+			if r.ap == e.addr {
+				continue
+			}
+			was := e.addr
+			e.addr = r.ap
+			if was.IsValid() {
+				s.event("endpoint.moved", fmt.Sprintf("datacenter endpoint %s now resolves to %s", e.Name, r.ap), map[string]any{
+					"endpoint": e.Name, "was": was.String(), "now": r.ap.String(),
+				})
+			}
+			if s.applied && (!s.shared || r.i == s.active) {
+				s.setEndpoint(r.i)
+			}
+		default:
+			return
 		}
 	}
-	return false
+}
+
+// setEndpoint gives endpoint i's peer its (new) address, leaving every
+// other peer and session alone.
+func (s *Supervisor) setEndpoint(i int) {
+	var pc wgtypes.PeerConfig
+	for _, c := range s.peerConfigs(false) {
+		if c.PublicKey == s.eps[i].Key {
+			pc = c
+		}
+	}
+	if s.shared {
+		pc = s.peerConfigs(false)[0]
+	}
+	if err := s.opts.Device.Configure(wgtypes.Config{Peers: []wgtypes.PeerConfig{pc}}); err != nil {
+		s.log.Warn("giving a datacenter endpoint its address failed", "endpoint", s.eps[i].Name, "err", err)
+		s.applied = false
+	}
 }
 
 // configure writes the whole desired peer set, replacing whatever the device
-// held (a restart of the daemon finds a clean device this way).
-func (s *Supervisor) configure(ctx context.Context) error {
-	for i, e := range s.eps {
-		if e.addr.IsValid() || (s.shared && i != s.active) {
-			continue
-		}
-		ap, err := s.opts.Resolve(ctx, e.Endpoint.Endpoint)
-		if err != nil {
-			s.log.Warn("cannot resolve datacenter endpoint", "endpoint", e.Name, "err", err)
-			continue
-		}
-		e.addr = ap
-	}
+// held (a restart of the daemon finds a clean device this way). It runs once,
+// and again only after a failed change; endpoints whose names resolve later
+// are added with setEndpoint, never by replacing the peers.
+func (s *Supervisor) configure() error {
 	cfg := wgtypes.Config{
 		PrivateKey:   &s.opts.PrivateKey,
 		ReplacePeers: true,
@@ -533,13 +636,17 @@ func (s *Supervisor) judge(e *endpoint, ok bool, rtt time.Duration, now time.Tim
 		if e.health == Unknown || (e.health == Dead && e.oks >= s.opts.Rise) {
 			was := e.health
 			e.health = Alive
-			s.event("endpoint.alive", fmt.Sprintf("datacenter endpoint %s answers again", e.Name), map[string]any{
+			e.aliveSince = now
+			// Stamped again once the event is journaled (at the end of
+			// the round), so a hold-down measured from alive_since never
+			// ends before one measured from the endpoint.alive record.
+			s.eventThen("endpoint.alive", fmt.Sprintf("datacenter endpoint %s answers again", e.Name), map[string]any{
 				"endpoint": e.Name, "was": was.String(), "rtt_ms": ms(rtt),
+			}, func() {
+				if e.health == Alive {
+					e.aliveSince = time.Now()
+				}
 			})
-			// Stamped after the event is journaled, so a hold-down
-			// measured from alive_since never ends before one measured
-			// from the endpoint.alive record.
-			e.aliveSince = time.Now()
 		}
 		return
 	}
@@ -637,9 +744,28 @@ func (s *Supervisor) chooseShared(cur *endpoint, now time.Time) {
 			s.setState(Down, fmt.Sprintf("the datacenter endpoint %s does not answer", cur.Name))
 			return
 		}
-		s.setState(Down, fmt.Sprintf("%s is dead; trying %s", cur.Name, s.eps[next].Name))
+		if s.sharedFails >= len(s.eps) {
+			// Every front door has failed: no churn of failovers in the
+			// journal; try the next one now and then, quietly.
+			if now.Before(s.retryAt) {
+				return
+			}
+			s.retryGap = min(max(2*s.retryGap, 4*s.opts.Interval*time.Duration(s.opts.Misses)), maxRetryGap)
+			s.retryAt = now.Add(s.retryGap)
+			s.quietSwitch(next)
+			return
+		}
+		s.sharedFails++
+		if s.sharedFails >= len(s.eps) {
+			s.setState(Down, fmt.Sprintf("no datacenter front door answers (%d tried); trying them in turn, quietly", len(s.eps)))
+			s.retryGap = 0
+			s.retryAt = now
+		} else {
+			s.setState(Down, fmt.Sprintf("%s is dead; trying %s", cur.Name, s.eps[next].Name))
+		}
 		s.switchTo(next, "tunnel.failover", fmt.Sprintf("%s is dead", cur.Name))
 	case Alive:
+		s.sharedFails, s.retryGap = 0, 0
 		if s.trialFrom >= 0 {
 			s.trialFrom = -1
 			s.event("tunnel.failback", fmt.Sprintf("failback to %s succeeded", cur.Name), map[string]any{"to": cur.Name})
@@ -665,18 +791,18 @@ func (s *Supervisor) switchTo(i int, kind, reason string) {
 	to := s.eps[i]
 	old := s.active
 	s.active = i
-	if s.shared {
+	if s.shared && s.sharedFails < len(s.eps) {
+		// A front door tried afresh is judged afresh. Once all of them
+		// have failed, the retries keep their dead verdict, so that only a
+		// real answer (rise in a row) is journaled.
 		to.health, to.misses, to.oks = Unknown, 0, 0
-		if !to.addr.IsValid() {
-			s.applied = false // resolve and configure on the next step
-		}
 	}
 	start := time.Now()
 	err := s.opts.Device.Configure(wgtypes.Config{Peers: s.peerConfigs(true)})
 	if err != nil {
 		s.active = old
 		s.applied = false
-		s.log.Error("moving the tunnel failed; will retry", "from", from.Name, "to", to.Name, "err", err)
+		s.logEvery("switch", "moving the tunnel failed; will retry", "from", from.Name, "to", to.Name, "err", err)
 		return
 	}
 	s.switched = time.Now()
@@ -710,11 +836,53 @@ func (s *Supervisor) setState(st State, reason string) {
 	s.event(kind, fmt.Sprintf("tunnel %s: %s", st, reason), f)
 }
 
-func (s *Supervisor) event(kind, msg string, fields map[string]any) {
-	s.log.Info(msg, "event", kind)
-	if s.opts.Events != nil {
-		s.opts.Events.Event(kind, msg, fields)
+// quietSwitch points the single peer (shared layout) at front door i
+// without an event: a retry while every front door is dead.
+func (s *Supervisor) quietSwitch(i int) {
+	old := s.active
+	s.active = i
+	if err := s.opts.Device.Configure(wgtypes.Config{Peers: s.peerConfigs(true)}); err != nil {
+		s.active = old
+		s.logEvery("switch", "trying the next front door failed", "to", s.eps[i].Name, "err", err)
+		return
 	}
+	s.log.Debug("all front doors dead; trying the next", "to", s.eps[i].Name, "next_try", s.retryGap)
+}
+
+func (s *Supervisor) event(kind, msg string, fields map[string]any) {
+	s.eventThen(kind, msg, fields, nil)
+}
+
+// eventThen queues an event for the end of the round; after runs once it
+// is journaled.
+func (s *Supervisor) eventThen(kind, msg string, fields map[string]any, after func()) {
+	s.log.Info(msg, "event", kind)
+	s.pending = append(s.pending, pendingEvent{kind, msg, fields, after})
+}
+
+// flush journals the round's events, in order.
+func (s *Supervisor) flush() {
+	for _, p := range s.pending {
+		if s.opts.Events != nil {
+			s.opts.Events.Event(p.kind, p.msg, p.fields)
+		}
+		if p.after != nil {
+			p.after()
+		}
+	}
+	s.pending = s.pending[:0]
+}
+
+// logEvery logs a warning for a retry loop at most once a minute per key.
+func (s *Supervisor) logEvery(key, msg string, args ...any) {
+	if s.logged == nil {
+		s.logged = map[string]time.Time{}
+	}
+	if t, ok := s.logged[key]; ok && time.Since(t) < time.Minute {
+		return
+	}
+	s.logged[key] = time.Now()
+	s.log.Warn(msg, args...)
 }
 
 func (s *Supervisor) publish() {

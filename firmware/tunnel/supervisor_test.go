@@ -521,3 +521,135 @@ func TestBlippingPrimaryIsNotFailedBackTo(t *testing.T) {
 		require.NoError(t, r.stop())
 	})
 }
+
+// When every shared-key front door is dead (a WAN outage), the supervisor
+// must not journal a failover every few seconds: it tries them in turn with
+// a growing gap, quietly, and journals the recovery.
+func TestSharedAllDeadDoesNotChurn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := start(t, true, nil)
+		time.Sleep(3 * time.Second)
+		r.net.set(ep1, false)
+		r.net.set(ep2, false)
+		time.Sleep(10 * time.Minute)
+		r.ev.mu.Lock()
+		n := len(r.ev.events)
+		r.ev.mu.Unlock()
+		assert.LessOrEqual(t, r.ev.count("tunnel.failover"), 2, "one failover per front door, then quiet retries")
+		assert.LessOrEqual(t, n, 12, "ten minutes of outage are a handful of records, not hundreds: %v", r.ev.events)
+		r.net.mu.Lock()
+		configs := r.net.configs
+		r.net.mu.Unlock()
+		assert.Less(t, configs, 40, "retries are spaced out (up to 5 min apart)")
+		assert.Equal(t, Down, r.sup.Status().State)
+
+		// The WAN comes back: the next retry finds a front door.
+		r.net.set(ep1, true)
+		r.net.set(ep2, true)
+		time.Sleep(6 * time.Minute)
+		assert.Equal(t, Up, r.sup.Status().State)
+		require.NoError(t, r.stop())
+	})
+}
+
+// An endpoint whose name does not resolve must not make the supervisor
+// replace the peers (and drop the working session) every round; when the
+// name resolves, only that peer is added.
+func TestUnresolvedEndpointIsAddedLater(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		resolvable := false
+		lookups := 0
+		r := start(t, false, func(o *Options) {
+			o.Endpoints[1].Endpoint = "dc2.example:51820"
+			o.Resolve = func(ctx context.Context, hp string) (netip.AddrPort, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				lookups++
+				if !resolvable {
+					return netip.AddrPort{}, fmt.Errorf("lookup %s: no such host", hp)
+				}
+				return netip.MustParseAddrPort(ep2), nil
+			}
+		})
+		time.Sleep(2 * time.Minute)
+		r.net.mu.Lock()
+		configs := r.net.configs
+		r.net.mu.Unlock()
+		assert.Equal(t, 1, configs, "one configure at start, no ReplacePeers churn")
+		mu.Lock()
+		assert.LessOrEqual(t, lookups, 6, "lookups every 30 s, not every round")
+		resolvable = true
+		mu.Unlock()
+		assert.Equal(t, Up, r.sup.Status().State, "dc1 carries the tunnel meanwhile")
+
+		time.Sleep(40 * time.Second)
+		r.net.set(ep1, false)
+		time.Sleep(5 * time.Second)
+		assert.Equal(t, "dc2", r.sup.Status().Active, "dc2, resolved late, takes over")
+		require.NoError(t, r.stop())
+	})
+}
+
+// A dead endpoint's name is looked up again: the datacenter may have moved
+// it (disaster recovery).
+func TestDeadEndpointIsResolvedAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		addr := ep1
+		r := start(t, false, func(o *Options) {
+			o.Endpoints[0].Endpoint = "dc1.example:51820"
+			o.Resolve = func(ctx context.Context, hp string) (netip.AddrPort, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				return netip.MustParseAddrPort(addr), nil
+			}
+		})
+		time.Sleep(3 * time.Second)
+		require.Equal(t, "dc1", r.sup.Status().Active)
+		// dc1 moves: the old address goes dark, the name points elsewhere.
+		const moved = "192.0.2.11:51820"
+		r.net.set(ep1, false)
+		r.net.set(moved, true)
+		mu.Lock()
+		addr = moved
+		mu.Unlock()
+		time.Sleep(4 * time.Minute)
+		assert.Equal(t, 1, r.ev.count("endpoint.moved"))
+		assert.Equal(t, 1, r.ev.count("tunnel.failback"), "dc1 at its new address is failed back to")
+		assert.Equal(t, moved, r.net.carrier(service))
+		require.NoError(t, r.stop())
+	})
+}
+
+// The failover's configuration change comes before the round's events are
+// journaled: a slow flash must not delay it.
+func TestFailoverIsAppliedBeforeJournaling(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var carrierAtDead string
+		var fn *fakeNet
+		r := start(t, false, func(o *Options) {
+			fn = o.Device.(*fakeNet)
+			o.Events = eventFunc(func(kind string) {
+				if kind == "endpoint.dead" {
+					c := fn.carrier(service)
+					mu.Lock()
+					carrierAtDead = c
+					mu.Unlock()
+				}
+			})
+		})
+		time.Sleep(3 * time.Second)
+		r.net.set(ep1, false)
+		time.Sleep(3 * time.Second)
+		mu.Lock()
+		defer mu.Unlock()
+		assert.Equal(t, ep2, carrierAtDead, "when endpoint.dead was journaled, traffic had already moved")
+		require.NoError(t, r.stop())
+	})
+}
+
+type eventFunc func(kind string)
+
+func (f eventFunc) Event(kind, msg string, fields map[string]any) { f(kind) }

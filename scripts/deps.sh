@@ -16,7 +16,10 @@ set -euo pipefail
 #   iputils-ping      ping between namespaces in integration tests
 #   procps            sysctl, ps (RSS of shisad in make bench)
 #   gcc libc6-dev     cgo, which `go test -race` needs
-PACKAGES="qemu-user-static iproute2 nftables iputils-ping procps gcc libc6-dev systemd nut-server nut-client"
+#   systemd           systemd-analyze verify/security of the unit file
+#   nut-server nut-client  a real upsd with the dummy-ups driver (hal/nut)
+#   prometheus        a real Prometheus and promtool (deploy/prometheus, itest)
+PACKAGES="qemu-user-static iproute2 nftables iputils-ping procps gcc libc6-dev systemd nut-server nut-client prometheus"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	echo "deps: not a Debian system (no dpkg-query); make sure these are installed: $PACKAGES"
@@ -50,6 +53,16 @@ apt_opts=(-q -y -o Dpkg::Use-Pty=0 -o Dpkg::Options::=--force-confdef -o Dpkg::O
 if ! apt-get "${apt_opts[@]}" update </dev/null; then
 	echo "deps: apt-get update failed; check the network and /etc/apt/sources.list" >&2
 	exit 1
+fi
+# Packages such as nut-server and prometheus start their daemons from
+# their postinst; the tests start their own, in namespaces. A temporary
+# policy-rc.d (Debian's mechanism for this) keeps the installs from
+# starting any service; one that was already there is left alone.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 0755 "$policy"
+	trap 'rm -f "$policy"' EXIT
 fi
 if ! apt-get "${apt_opts[@]}" install --no-install-recommends "${missing[@]}" </dev/null; then
 	echo "deps: apt-get install ${missing[*]} failed; see the apt output above" >&2

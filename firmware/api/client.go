@@ -67,9 +67,12 @@ func (c *Client) Get(ctx context.Context, path string) ([]byte, error) {
 		return nil, c.explain(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading shisad's answer: %w", err)
+	}
+	if len(body) > maxAnswer {
+		return nil, fmt.Errorf("shisad's answer to %s is larger than %d MiB; not reading it", path, maxAnswer>>20)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e apiError

@@ -56,7 +56,7 @@ func (b *mgmtBackend) Report(month, format, lang string) (string, []byte, error)
 	return "application/json", []byte(`{"month":"` + month + `"}`), nil
 }
 
-func (b *mgmtBackend) Diagnose() (any, error) {
+func (b *mgmtBackend) Diagnose(context.Context) (any, error) {
 	return map[string]string{"verdict": "all segments work"}, nil
 }
 

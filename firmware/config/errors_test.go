@@ -111,6 +111,8 @@ func TestErrors(t *testing.T) {
 		{name: "safe mode window", old: "", new: "watchdog:\n  safe_mode_window: 30s\n", want: []string{"site.yaml:22: watchdog.safe_mode_window: 30s is too short"}},
 		{name: "good after", old: "", new: "watchdog:\n  good_after: 2h\n", want: []string{"site.yaml:22: watchdog.good_after: 2h is out of range"}},
 		{name: "health port", old: "", new: "health:\n  port: 0\n", want: []string{"site.yaml:22: health.port: 0 is out of range"}},
+		{name: "privileged port", old: "", new: "health:\n  port: 443\n", want: []string{"site.yaml:22: health.port: 443 is out of range (want 1024 to 65535"}},
+		{name: "also listen everywhere", old: "", new: "health:\n  also_listen: ['0.0.0.0:8080']\n", want: []string{`site.yaml:22: health.also_listen[0]: "0.0.0.0:8080" listens on every address`}},
 		{name: "also listen", old: "", new: "health:\n  also_listen: [localhost]\n", want: []string{`site.yaml:22: health.also_listen[0]: "localhost" is not an address:port`}},
 		{name: "missing token", old: "", new: "health:\n  token_file: nothing.token\n", want: []string{"site.yaml:22: health.token_file: cannot read the token file"}},
 		{name: "ntp server", old: "", new: "time_sync:\n  servers: ['10.0.0.1:99999']\n", want: []string{"site.yaml:22: time_sync.servers[0]:"}},

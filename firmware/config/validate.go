@@ -282,8 +282,8 @@ func (o Options) finish(s *Site, d *decoder) {
 	h := &s.Health
 	if !d.has("health.port") {
 		h.Port = DefaultHealthPort
-	} else if h.Port < 1 || h.Port > 65535 {
-		d.errorf("health.port", "%d is out of range (want 1 to 65535)", h.Port)
+	} else if h.Port < 1024 || h.Port > 65535 {
+		d.errorf("health.port", "%d is out of range (want 1024 to 65535: shisad runs without CAP_NET_BIND_SERVICE)", h.Port)
 	}
 	if d.has("health.token_file") {
 		h.TokenFile = resolve(h.TokenFile)
@@ -294,8 +294,10 @@ func (o Options) finish(s *Site, d *decoder) {
 		}
 	}
 	for i, a := range h.AlsoListen {
-		if _, err := netip.ParseAddrPort(a); err != nil {
+		if ap, err := netip.ParseAddrPort(a); err != nil {
 			d.errorf(fmt.Sprintf("health.also_listen[%d]", i), "%q is not an address:port (want e.g. 127.0.0.1:8080)", a)
+		} else if ap.Addr().IsUnspecified() {
+			d.errorf(fmt.Sprintf("health.also_listen[%d]", i), "%q listens on every address, the WAN included; name one address (e.g. 127.0.0.1:8080)", a)
 		}
 	}
 	ts := &s.TimeSync

@@ -131,7 +131,7 @@ func (d *Daemon) open() error {
 		Name:    t.Interface,
 		Backend: netctl.Backend(t.Backend),
 		MTU:     t.MTU,
-		Addrs:   []netip.Addr{t.Address.Addr()},
+		Addrs:   tunnelAddrs(t),
 		Logger:  log.With("job", "wireguard"),
 		Bind:    opts.Bind,
 	})
@@ -202,6 +202,10 @@ func (d *Daemon) open() error {
 // forwarding: the box routes the office LAN into the tunnel without NAT.
 func (d *Daemon) applyNetwork() error {
 	t := d.site.Tunnel
+	addrs := []netip.Prefix{t.Address}
+	if m := t.ManagementAddress; m.IsValid() && m != t.Address.Addr() {
+		addrs = append(addrs, netip.PrefixFrom(m, m.BitLen()))
+	}
 	routes := append([]netip.Prefix(nil), t.Routes...)
 	seen := map[netip.Addr]bool{}
 	for _, e := range t.Endpoints {
@@ -217,7 +221,7 @@ func (d *Daemon) applyNetwork() error {
 	changes, err := netctl.Apply(nl, netctl.State{
 		Links: []netctl.LinkState{{
 			Name: t.Interface, MTU: t.MTU, Up: true,
-			Addrs: []netip.Prefix{t.Address}, Routes: routes,
+			Addrs: addrs, Routes: routes,
 		}},
 		Forwarding: true,
 	})
@@ -228,6 +232,41 @@ func (d *Daemon) applyNetwork() error {
 		return fmt.Errorf("daemon: configuring %s: %w", t.Interface, err)
 	}
 	return nil
+}
+
+// tunnelAddrs are the addresses the tunnel owns: its own and, when it is
+// another one, the management address.
+func tunnelAddrs(t config.Tunnel) []netip.Addr {
+	a := []netip.Addr{t.Address.Addr()}
+	if m := t.ManagementAddress; m.IsValid() && m != t.Address.Addr() {
+		a = append(a, m)
+	}
+	return a
+}
+
+// reconcileEvery is how often the tunnel link's addresses and routes are
+// applied again: someone may have set the link down and up (the kernel
+// drops its routes) or deleted a route. Applying an unchanged state
+// changes nothing.
+const reconcileEvery = 30 * time.Second
+
+// reconcile applies the tunnel link's desired state now and then.
+func (d *Daemon) reconcile(ctx context.Context) error {
+	if _, ok := d.wg.(*netctl.NetstackWireGuard); ok {
+		return nil // no kernel link
+	}
+	t := time.NewTicker(reconcileEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if err := d.applyNetwork(); err != nil {
+			d.log.Warn("re-applying the tunnel link failed", "job", "netctl", "err", err)
+		}
+	}
 }
 
 // Run runs the jobs until ctx ends or one fails, then closes everything.
@@ -257,7 +296,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go func() { wdDone <- d.wd.Run(wdCtx) }()
 
 	var wg sync.WaitGroup
-	errs := make(chan error, 8)
+	errs := make(chan error, 10)
 	run := func(name string, f func(context.Context) error) {
 		wg.Go(func() {
 			if err := f(ctx); err != nil {
@@ -275,6 +314,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	})
 	run("api-check", d.checkAPI)
 	run("mgmt", d.serveManagement)
+	run("reconcile", d.reconcile)
 	run("timesync", func(ctx context.Context) error {
 		defer d.tsCheck.Unregister()
 		return d.ts.Run(ctx)
@@ -301,6 +341,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 		reason = cause.Error()
 	}
 	d.event("daemon.stop", "shisad stopping: "+reason, map[string]any{"uptime_s": time.Since(d.started).Seconds()})
+	if len(all) == 0 && d.opts.Guard != nil {
+		// A clean stop (systemctl restart while configuring) is not a
+		// failed start.
+		if err := d.opts.Guard.Clean(); err != nil {
+			d.log.Warn("recording the clean stop", "err", err)
+		}
+	}
+	// Release the device before the watchdog stops: a hang while tearing
+	// down must still reset the box.
+	all = append(all, d.Close())
 	wdCancel()
 	if err := <-wdDone; err != nil {
 		all = append(all, err)
@@ -470,6 +520,7 @@ func (d *Daemon) Status() api.Status {
 		Backend: string(d.wg.Backend()), Interface: d.wg.Name(),
 		SafeMode: d.opts.SafeMode, Stuck: d.wd.Stale(),
 		Tunnel: d.sup.Status(), Runtime: api.ReadRuntime(), Events: recent,
+		TimeSync: d.ts.Last(), SelfCheck: d.sc.Last(),
 	}
 }
 

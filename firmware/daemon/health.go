@@ -9,7 +9,10 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/shisa-gw/shisa/firmware/api"
 	"github.com/shisa-gw/shisa/firmware/inventory"
@@ -63,8 +66,8 @@ func (d *Daemon) openHealth() error {
 
 // Diagnose implements api.Diagnoser: the path from the LAN to the
 // datacenter, walked now, with the first broken segment named.
-func (d *Daemon) Diagnose() (any, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+func (d *Daemon) Diagnose(ctx context.Context) (any, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	return selfcheck.Diagnose(ctx, d.scIn), nil
 }
@@ -112,10 +115,37 @@ func (d *Daemon) Inventory() inventory.Inventory { return d.inv }
 // its own beyond what the status carries.
 func (d *Daemon) Metrics(io.Writer) {}
 
-// serveManagement runs the management API on the management address inside
-// the tunnel (and health.also_listen), and nowhere else. Without a token
-// file it does not run at all.
+// serveManagement keeps the management API up: a failure to serve (an
+// address not there yet, a token file gone bad) is journaled and retried
+// with back-off, never allowed to take the tunnel down with it.
 func (d *Daemon) serveManagement(ctx context.Context) error {
+	backoff := 5 * time.Second
+	last := ""
+	for {
+		err := d.serveManagementOnce(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err == nil {
+			err = errors.New("stopped serving")
+		}
+		if msg := err.Error(); msg != last {
+			last = msg
+			d.event("mgmt.unavailable", "the management API is unavailable; retrying: "+msg, map[string]any{"error": msg})
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Minute)
+	}
+}
+
+// serveManagementOnce runs the management API on the management address
+// inside the tunnel (and health.also_listen), and nowhere else. Without a
+// token file it does not run at all.
+func (d *Daemon) serveManagementOnce(ctx context.Context) error {
 	h := d.site.Health
 	if h.TokenFile == "" {
 		d.log.Warn("no health.token_file: the management API is off", "job", "mgmt")
@@ -128,7 +158,20 @@ func (d *Daemon) serveManagement(ctx context.Context) error {
 	}
 	mgmt := net.JoinHostPort(d.site.Tunnel.ManagementAddress.String(), strconv.Itoa(h.Port))
 	addrs := append([]string{mgmt}, h.AlsoListen...)
-	var listen func(network, addr string) (net.Listener, error)
+	// The management address is bound to the WireGuard link itself
+	// (SO_BINDTODEVICE): Linux would otherwise accept connections to it
+	// from the LAN or the WAN, since it owns the address on every port.
+	listen := func(network, addr string) (net.Listener, error) {
+		if addr != mgmt {
+			return net.Listen(network, addr)
+		}
+		lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			err := c.Control(func(fd uintptr) { serr = unix.BindToDevice(int(fd), d.wg.Name()) })
+			return errors.Join(err, serr)
+		}}
+		return lc.Listen(context.Background(), network, addr)
+	}
 	if ns, ok := d.wg.(*netctl.NetstackWireGuard); ok {
 		// Rootless: the management address lives in the userspace stack.
 		listen = func(network, addr string) (net.Listener, error) {
@@ -143,9 +186,5 @@ func (d *Daemon) serveManagement(ctx context.Context) error {
 		}
 	}
 	d.log.Info("management API listening", "job", "mgmt", "addrs", addrs)
-	err = api.ServeManagement(ctx, addrs, listen, api.ManagementHandler(d, token, d.log.With("job", "mgmt")))
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
+	return api.ServeManagement(ctx, addrs, listen, api.ManagementHandler(d, token, d.log.With("job", "mgmt")))
 }

@@ -68,6 +68,8 @@ type Decision struct {
 	LastGoodConfig string
 	LastGoodDir    string
 	Reason         string
+	// Reset: the record could not be read and counting starts afresh.
+	Reset bool
 }
 
 // Guard is the start counter of one daemon.
@@ -90,6 +92,7 @@ func Begin(opts Options) (*Guard, Decision, error) {
 		opts.Now = time.Now
 	}
 	g := &Guard{opts: opts, this: opts.Now().UTC()}
+	reset := false
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, Decision{}, fmt.Errorf("startguard: %w", err)
 	}
@@ -101,8 +104,9 @@ func Begin(opts Options) (*Guard, Decision, error) {
 	default:
 		if json.Unmarshal(b, &g.rec) != nil {
 			// A record we cannot read must not stop the box: start
-			// counting afresh, and say so.
+			// counting afresh, and say so (Decision.Reset).
 			g.rec = Record{}
+			reset = true
 		}
 	}
 	if opts.Limit > 0 {
@@ -127,7 +131,7 @@ func Begin(opts Options) (*Guard, Decision, error) {
 			kept = append(kept, t)
 		}
 	}
-	d := Decision{Failed: len(kept)}
+	d := Decision{Failed: len(kept), Reset: reset}
 	if p := g.LastGoodConfig(); p != "" {
 		d.LastGoodConfig, d.LastGoodDir = p, g.rec.LastGoodDir
 	}
@@ -163,6 +167,19 @@ func (g *Guard) Good(config, baseDir string) error {
 	}
 	g.rec.Failed = nil
 	g.rec.LastGood = g.opts.Now().UTC()
+	return g.save()
+}
+
+// Clean removes this start from the failed ones: it ended with a clean
+// stop (a restart by hand while configuring must not lead to safe mode).
+func (g *Guard) Clean() error {
+	kept := g.rec.Failed[:0]
+	for _, t := range g.rec.Failed {
+		if !t.Equal(g.this) {
+			kept = append(kept, t)
+		}
+	}
+	g.rec.Failed = kept
 	return g.save()
 }
 

@@ -98,6 +98,7 @@ func TestUnreadableRecordStartsAfresh(t *testing.T) {
 	_, d, err := Begin(Options{Dir: dir})
 	require.NoError(t, err)
 	assert.False(t, d.SafeMode)
+	assert.True(t, d.Reset, "the caller is told, to log it")
 	b, _ := os.ReadFile(filepath.Join(dir, recordName))
 	assert.Contains(t, string(b), `"failed":[`, "the record is rewritten whole")
 }
@@ -119,4 +120,17 @@ func TestLimitsOfALostConfigAreRemembered(t *testing.T) {
 	_, d, err := Begin(Options{Dir: dir, Now: c.now})
 	require.NoError(t, err)
 	assert.True(t, d.SafeMode, "the limit of the last readable config (2) applies, not the default (5)")
+}
+
+func TestCleanStopIsNotAFailure(t *testing.T) {
+	dir := t.TempDir()
+	c := &clock{time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	opts := Options{Dir: dir, Limit: 2, Now: c.now}
+	for range 5 {
+		g, d, err := Begin(opts)
+		require.NoError(t, err)
+		assert.False(t, d.SafeMode, "restarts by hand never lead to safe mode")
+		require.NoError(t, g.Clean())
+		c.t = c.t.Add(10 * time.Second)
+	}
 }

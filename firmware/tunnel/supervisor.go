@@ -187,7 +187,9 @@ type Supervisor struct {
 	trialFrom int // endpoint to return to if a trial fails; -1 when no trial
 	backoff   int // hold-down multiplier after failed trials
 	switched  time.Time
-	round     int // probe rounds so far
+	round     int   // probe rounds so far
+	devErrs   int   // rounds in a row in which the device could not be read
+	devErr    error // the last such error
 	// shared layout, every front door dead: retry one at a time, quietly.
 	sharedFails int           // front doors tried in a row without an answer
 	retryAt     time.Time     // when to try the next one
@@ -363,6 +365,12 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		s.step(ctx)
+		if s.devErrs >= deviceGoneRounds {
+			// Nothing here can bring a vanished device back; the daemon
+			// exits and systemd starts it afresh, which recreates it.
+			s.resolving.Wait()
+			return errors.Join(fmt.Errorf("tunnel: the WireGuard device has been unreadable for %d rounds: %w", s.devErrs, s.devErr), s.stop())
+		}
 		select {
 		case <-ctx.Done():
 			s.resolving.Wait() // the lookups end with ctx
@@ -371,6 +379,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// deviceGoneRounds of unreadable device in a row end Run with an error.
+const deviceGoneRounds = 20
 
 func (s *Supervisor) names() []string {
 	var n []string
@@ -568,9 +579,12 @@ func (s *Supervisor) allowed(e *endpoint, active bool) []net.IPNet {
 func (s *Supervisor) readStats() {
 	dev, err := s.opts.Device.Device()
 	if err != nil {
-		s.log.Debug("reading WireGuard device", "err", err)
+		s.devErrs++
+		s.devErr = err
+		s.logEvery("device", "cannot read the WireGuard device", "err", err)
 		return
 	}
+	s.devErrs = 0
 	for _, p := range dev.Peers {
 		for i, e := range s.eps {
 			if e.Key == p.PublicKey && (!s.shared || i == s.active) {

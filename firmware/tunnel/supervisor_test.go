@@ -2,12 +2,14 @@ package tunnel
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -653,3 +655,35 @@ func TestFailoverIsAppliedBeforeJournaling(t *testing.T) {
 type eventFunc func(kind string)
 
 func (f eventFunc) Event(kind, msg string, fields map[string]any) { f(kind) }
+
+// A WireGuard device that vanished (deleted, wireguard-go died) cannot be
+// repaired from here: Run ends with an error so the daemon is restarted.
+func TestVanishedDeviceEndsRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gone := &goneDevice{fakeNet: newFakeNet(ep1, ep2)}
+		r := start(t, false, func(o *Options) { o.Device = gone; o.Pinger = gone.fakeNet })
+		time.Sleep(3 * time.Second)
+		require.Equal(t, Up, r.sup.Status().State)
+		gone.gone.Store(true)
+		time.Sleep(30 * time.Second)
+		select {
+		case err := <-r.done:
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "WireGuard device has been unreadable")
+		default:
+			t.Fatal("Run still running 30 s after the device vanished")
+		}
+	})
+}
+
+type goneDevice struct {
+	*fakeNet
+	gone atomic.Bool
+}
+
+func (d *goneDevice) Device() (*wgtypes.Device, error) {
+	if d.gone.Load() {
+		return nil, errors.New("netctl: no such link")
+	}
+	return d.fakeNet.Device()
+}

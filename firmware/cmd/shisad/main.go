@@ -145,6 +145,9 @@ func load(cfgPath, stateDir string, log *slog.Logger) (*config.Site, *startguard
 	}
 	opts.Dir = stateDir
 	guard, dec, err := startguard.Begin(opts)
+	if err == nil && dec.Reset {
+		log.Warn("the start counter could not be read; counting afresh", "dir", stateDir)
+	}
 	if err != nil {
 		// Without the counter the box still runs; it only loses the
 		// crash-loop safety.

@@ -221,8 +221,8 @@ type Backend interface {
 
 // Reporter renders the monthly operation report.
 type Reporter interface {
-	// Report renders month ("2026-11") in format (ReportJSON, ReportCSV or
-	// ReportHTML) and lang ("ja" or "en"), all already validated, and
+	// Report renders month ("2026-11") in format (ReportJSON or ReportCSV)
+	// and lang ("ja" or "en"), all already validated, and
 	// returns the body with its Content-Type. An error wrapping ErrNotFound
 	// is a 404 (no journal for that month); any other a 500.
 	Report(month, format, lang string) (contentType string, body []byte, err error)

@@ -279,11 +279,14 @@ func TestReport(t *testing.T) {
 			assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
 			assert.JSONEq(t, `{"month":"2026-11"}`, rec.Body.String())
 
-			rec = h("/v1/report?month=2026-10&format=html&lang=en")
+			rec = h("/v1/report?month=2026-10&format=csv&lang=en")
 			require.Equal(t, 200, rec.Code)
-			assert.Equal(t, "text/html; charset=utf-8", rec.Header().Get("Content-Type"), "from the format when the backend does not say")
-			assert.Contains(t, rec.Body.String(), "稼働報告書 2026-10")
-			assert.Equal(t, []string{"2026-11/json/ja", "2026-10/html/en"}, b.reports, "defaults: json, ja")
+			assert.Equal(t, []string{"2026-11/json/ja", "2026-10/csv/en"}, b.reports, "defaults: json, ja")
+
+			// The box does not render HTML (shisactl does, from the JSON).
+			rec = h("/v1/report?month=2026-10&format=html")
+			assert.Equal(t, 400, rec.Code)
+			assert.Contains(t, rec.Body.String(), "shisactl report --format html")
 
 			for url, param := range map[string]string{
 				"/v1/report":                             "month",
@@ -581,9 +584,9 @@ func TestClientGet(t *testing.T) {
 	defer func() { cancel(); require.NoError(t, <-done) }()
 
 	c := NewClient(sock)
-	body, err := c.Get(t.Context(), "/v1/report?month=2026-11&format=html")
+	body, err := c.Get(t.Context(), "/v1/report?month=2026-11&format=json")
 	require.NoError(t, err)
-	assert.Contains(t, string(body), "<!doctype html>")
+	assert.JSONEq(t, `{"month":"2026-11"}`, string(body))
 	_, err = c.Get(t.Context(), "/v1/report?month=2026-13")
 	assert.EqualError(t, err, `shisad: month: want YYYY-MM (e.g. 2026-11), got "2026-13"`)
 	_, err = c.Get(t.Context(), "/v1/nothing")

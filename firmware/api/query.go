@@ -13,6 +13,9 @@ import (
 const (
 	ReportJSON = "json"
 	ReportCSV  = "csv"
+	// ReportHTML is not served by the box: html/template would grow shisad
+	// by 4 MB (its reflection keeps every method alive), so shisactl and
+	// the datacenter render the page from the JSON (package reporthtml).
 	ReportHTML = "html"
 
 	LangJA = "ja"
@@ -30,7 +33,7 @@ var reportTypes = map[string]string{
 // ReportQuery is a validated GET /v1/report query.
 type ReportQuery struct {
 	Month  string // YYYY-MM
-	Format string // ReportJSON (default), ReportCSV or ReportHTML
+	Format string // ReportJSON (default) or ReportCSV
 	Lang   string // LangJA (default) or LangEN
 }
 
@@ -127,7 +130,7 @@ func parseEventsQuery(q url.Values) (uint64, int, error) {
 }
 
 // parseReportQuery validates month= (YYYY-MM, required, year 2000 or
-// later), format= (json, csv or html; default json) and lang= (ja or en;
+// later), format= (json or csv; default json) and lang= (ja or en;
 // default ja).
 func parseReportQuery(q url.Values) (ReportQuery, error) {
 	if err := checkParams(q, "month", "format", "lang"); err != nil {
@@ -143,9 +146,11 @@ func parseReportQuery(q url.Values) (ReportQuery, error) {
 	switch r.Format {
 	case "":
 		r.Format = ReportJSON
-	case ReportJSON, ReportCSV, ReportHTML:
+	case ReportJSON, ReportCSV:
+	case ReportHTML:
+		return ReportQuery{}, fmt.Errorf("format: html is rendered from the json by `shisactl report --format html`; the box serves json and csv")
 	default:
-		return ReportQuery{}, fmt.Errorf("format: want json, csv or html, got %q", r.Format)
+		return ReportQuery{}, fmt.Errorf("format: want json or csv, got %q", r.Format)
 	}
 	switch r.Lang {
 	case "":

@@ -87,9 +87,6 @@ func (d *Daemon) Report(month, format, lang string) (string, []byte, error) {
 	case api.ReportCSV:
 		ct = "text/csv; charset=utf-8"
 		err = rep.CSV(&b)
-	case api.ReportHTML:
-		ct = "text/html; charset=utf-8"
-		err = rep.HTML(&b, lang)
 	default:
 		err = rep.JSON(&b)
 	}

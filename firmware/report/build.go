@@ -219,7 +219,7 @@ func Build(month string, recs RecordsFunc, opts Options) (*Report, error) {
 
 	r.outages(segs, now)
 	for _, s := range segs {
-		if c, ok := clip(s, start, until); ok {
+		if c, ok := Clip(s, start, until); ok {
 			c.Start, c.End = c.Start.In(loc), c.End.In(loc)
 			r.Timeline = append(r.Timeline, c)
 		}
@@ -376,7 +376,7 @@ func (r *Report) outages(segs []Segment, now time.Time) {
 		if s.State != StateUnplanned && s.State != StatePlanned {
 			continue
 		}
-		c, ok := clip(*s, r.Start, r.Until)
+		c, ok := Clip(*s, r.Start, r.Until)
 		if !ok {
 			continue
 		}
@@ -442,7 +442,7 @@ func figures(timeline []Segment, from, to time.Time) Figures {
 	}
 	var up, unpl, pl, nodata time.Duration
 	for _, s := range timeline {
-		c, ok := clip(s, from, to)
+		c, ok := Clip(s, from, to)
 		if !ok {
 			continue
 		}
@@ -479,7 +479,8 @@ func pct(num, den time.Duration) *float64 {
 
 func secs(d time.Duration) float64 { return math.Round(float64(d)/1e6) / 1e3 }
 
-func clip(s Segment, from, to time.Time) (Segment, bool) {
+// Clip cuts s to [from, to) and says whether anything is left.
+func Clip(s Segment, from, to time.Time) (Segment, bool) {
 	if s.Start.Before(from) {
 		s.Start = from
 	}

@@ -389,10 +389,6 @@ func TestPct(t *testing.T) {
 	assert.Equal(t, 99.999, *pct(30*day-time.Nanosecond, 30*day), "below 100 stays below 100")
 	assert.Equal(t, 99.997, *pct(30*day-60*time.Second, 30*day), "rounded down: 99.99768…")
 	assert.Equal(t, 50.0, *pct(1, 2))
-	assert.Equal(t, "99.99%", pctText(fp(99.99)))
-	assert.Equal(t, "99.99%", pctText(fp(99.9999)))
-	assert.Equal(t, "100.00%", pctText(fp(100)))
-	assert.Equal(t, "—", pctText(nil))
 }
 
 func TestParseMonth(t *testing.T) {

@@ -31,11 +31,19 @@ func TestReportCommand(t *testing.T) {
 	now := time.Date(2026, 11, 30, 15, 30, 0, 0, time.UTC) // 1 December 00:30 JST
 	ctx := context.Background()
 
-	g := &fakeGetter{body: []byte("<!DOCTYPE html>…")}
+	// The box serves the JSON; the page is rendered here.
+	js, err := os.ReadFile("../../report/testdata/november.json")
+	require.NoError(t, err)
+	g := &fakeGetter{body: js}
 	var out bytes.Buffer
 	require.NoError(t, runReport(ctx, g, nil, &out, now))
-	assert.Equal(t, []string{"/v1/report?format=html&lang=ja&month=2026-11"}, g.paths, "default: last month in JST, html, ja")
-	assert.Equal(t, "<!DOCTYPE html>…", out.String())
+	assert.Equal(t, []string{"/v1/report?format=json&lang=ja&month=2026-11"}, g.paths, "default: last month in JST, html (from json), ja")
+	page, err := os.ReadFile("../../report/testdata/november.ja.html")
+	require.NoError(t, err)
+	assert.Equal(t, string(page), out.String(), "the page rendered from the box's JSON is the golden page")
+
+	g = &fakeGetter{body: []byte("not json")}
+	assert.ErrorContains(t, runReport(ctx, g, []string{"--format", "html"}, &out, now), "different versions")
 
 	g = &fakeGetter{body: []byte("{}\n")}
 	file := filepath.Join(t.TempDir(), "r.json")

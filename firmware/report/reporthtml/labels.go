@@ -1,6 +1,8 @@
-package report
+package reporthtml
 
 import (
+	"github.com/shisa-gw/shisa/firmware/report"
+
 	"fmt"
 	"time"
 )
@@ -24,7 +26,7 @@ type labels struct {
 	months   [12]string
 	causes   map[string]string
 	kinds    map[string]string
-	states   map[State]string
+	states   map[report.State]string
 }
 
 var labelSets = map[string]*labels{"ja": &ja, "en": &en}
@@ -57,16 +59,16 @@ var ja = labels{
 	ja:       true,
 	weekdays: [7]string{"日", "月", "火", "水", "木", "金", "土"},
 	causes: map[string]string{
-		CauseCrash: "装置停止または異常終了（記録なし）", CauseStopped: "shisad 停止", CauseStarting: "起動中",
-		CauseConnecting: "接続中", CauseTunnelDown: "トンネル断（データセンタ応答なし）", CauseTunnelStopped: "トンネル停止",
-		CausePower: "電源断", ShutdownPlanned: "計画停止", ShutdownRestart: "計画再起動",
-		ShutdownBattery: "停電（UPS バッテリー運転）", ShutdownLowBattery: "UPS バッテリー残量低下", ShutdownFSD: "UPS 強制停止",
+		report.CauseCrash: "装置停止または異常終了（記録なし）", report.CauseStopped: "shisad 停止", report.CauseStarting: "起動中",
+		report.CauseConnecting: "接続中", report.CauseTunnelDown: "トンネル断（データセンタ応答なし）", report.CauseTunnelStopped: "トンネル停止",
+		report.CausePower: "電源断", report.ShutdownPlanned: "計画停止", report.ShutdownRestart: "計画再起動",
+		report.ShutdownBattery: "停電（UPS バッテリー運転）", report.ShutdownLowBattery: "UPS バッテリー残量低下", report.ShutdownFSD: "UPS 強制停止",
 	},
 	kinds: map[string]string{
 		"failover": "フェイルオーバー", "failback": "フェイルバック", "failback_trial": "フェイルバック試行",
 		"failback_failed": "フェイルバック失敗",
 	},
-	states: map[State]string{StateUp: "稼働", StateUnplanned: "計画外停止", StatePlanned: "計画停止", StateNoData: "記録なし"},
+	states: map[report.State]string{report.StateUp: "稼働", report.StateUnplanned: "計画外停止", report.StatePlanned: "計画停止", report.StateNoData: "記録なし"},
 }
 
 var en = labels{
@@ -97,15 +99,15 @@ var en = labels{
 	weekdays: [7]string{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"},
 	months:   [12]string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"},
 	causes: map[string]string{
-		CauseCrash: "box off or crashed (no record)", CauseStopped: "shisad stopped", CauseStarting: "starting",
-		CauseConnecting: "connecting", CauseTunnelDown: "tunnel down (datacenter not answering)", CauseTunnelStopped: "tunnel stopped",
-		CausePower: "power off", ShutdownPlanned: "planned outage", ShutdownRestart: "scheduled restart",
-		ShutdownBattery: "power cut (on UPS battery)", ShutdownLowBattery: "UPS battery low", ShutdownFSD: "UPS forced shutdown",
+		report.CauseCrash: "box off or crashed (no record)", report.CauseStopped: "shisad stopped", report.CauseStarting: "starting",
+		report.CauseConnecting: "connecting", report.CauseTunnelDown: "tunnel down (datacenter not answering)", report.CauseTunnelStopped: "tunnel stopped",
+		report.CausePower: "power off", report.ShutdownPlanned: "planned outage", report.ShutdownRestart: "scheduled restart",
+		report.ShutdownBattery: "power cut (on UPS battery)", report.ShutdownLowBattery: "UPS battery low", report.ShutdownFSD: "UPS forced shutdown",
 	},
 	kinds: map[string]string{
 		"failover": "failover", "failback": "failback", "failback_trial": "failback trial", "failback_failed": "failback failed",
 	},
-	states: map[State]string{StateUp: "up", StateUnplanned: "unplanned outage", StatePlanned: "planned outage", StateNoData: "no data"},
+	states: map[report.State]string{report.StateUp: "up", report.StateUnplanned: "unplanned outage", report.StatePlanned: "planned outage", report.StateNoData: "no data"},
 }
 
 // Paren puts s in the language's parentheses.
@@ -141,4 +143,4 @@ func (l *labels) switchKind(k string) string {
 	return k
 }
 
-func (l *labels) stateName(s State) string { return l.states[s] }
+func (l *labels) stateName(s report.State) string { return l.states[s] }

@@ -1,4 +1,4 @@
-package report
+package reporthtml
 
 import (
 	_ "embed"
@@ -8,6 +8,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/shisa-gw/shisa/firmware/report"
 )
 
 //go:embed report.html.tmpl
@@ -15,18 +17,18 @@ var htmlSource string
 
 var htmlTmpl = template.Must(template.New("report").Parse(htmlSource))
 
-// HTML writes the report as one self-contained page (inline CSS and SVG,
+// Write writes the report as one self-contained page (inline CSS and SVG,
 // no external assets) that prints on A4, in Japanese (lang "" or "ja") or
 // English ("en"). Everything that comes from the journal is escaped.
-func (r *Report) HTML(w io.Writer, lang string) error {
+func Write(w io.Writer, r *report.Report, lang string) error {
 	l, ok := labelSets[lang]
 	if lang == "" {
 		l, ok, lang = labelSets["ja"], true, "ja"
 	}
 	if !ok {
-		return fmt.Errorf("report: language %q: want ja or en", lang)
+		return fmt.Errorf("reporthtml: language %q: want ja or en", lang)
 	}
-	return htmlTmpl.Execute(w, r.view(lang, l))
+	return htmlTmpl.Execute(w, newView(r, lang, l))
 }
 
 // The timeline's geometry, in SVG user units (about CSS px at 180 mm).
@@ -45,7 +47,7 @@ const (
 type view struct {
 	Lang string
 	L    *labels
-	R    *Report
+	R    *report.Report
 
 	MonthLabel string
 	Period     string
@@ -108,7 +110,7 @@ type syncView struct{ Time, Offset, Server, Stratum string }
 type selfView struct{ Time, Failed string }
 type windowView struct{ Announced, ID, Start, End string }
 
-func (r *Report) view(lang string, l *labels) *view {
+func newView(r *report.Report, lang string, l *labels) *view {
 	v := &view{Lang: lang, L: l, R: r}
 	v.MonthLabel = l.monthLabel(r.Start)
 	v.Period = fmtTime(r.Start) + " – " + fmtTime(r.Until) + " (" + r.TimeZone + ")"
@@ -124,7 +126,7 @@ func (r *Report) view(lang string, l *labels) *view {
 		v.WorstSync = fmt.Sprintf("%+.1f ms (%s, %s)", w.OffsetMs, fmtTime(w.Time), w.Server)
 	}
 
-	v.SVG = r.svg(l)
+	v.SVG = svgOf(r, l)
 	for _, d := range r.Days {
 		dv := dayView{Label: l.dayLabel(d.Start), Weekend: weekend(d.Start), Future: d.Future,
 			Failovers: d.Failovers, Failbacks: d.Failbacks}
@@ -167,7 +169,7 @@ func (r *Report) view(lang string, l *labels) *view {
 }
 
 // svg lays out the timeline: a row per day, 24 h across.
-func (r *Report) svg(l *labels) svgView {
+func svgOf(r *report.Report, l *labels) svgView {
 	sv := svgView{Width: tlWidth, PlotX: tlLabelW, PlotW: tlPlotW, PctX: tlWidth - 4}
 	sv.Height = tlTop + float64(len(r.Days))*tlRowH + 2
 	for h := 0; h <= 24; h++ {
@@ -189,13 +191,13 @@ func (r *Report) svg(l *labels) svgView {
 			return tlLabelW + float64(t.Sub(d.Start))/float64(dayLen)*tlPlotW
 		}
 		for _, s := range r.Timeline {
-			c, ok := clip(s, d.Start, d.End)
+			c, ok := report.Clip(s, d.Start, d.End)
 			if !ok {
 				continue
 			}
 			x0, x1 := x(c.Start), x(c.End)
 			w := x1 - x0
-			if s.State != StateUp && w < tlMinW {
+			if s.State != report.StateUp && w < tlMinW {
 				w = tlMinW
 				x0 = math.Min(x0, tlLabelW+tlPlotW-w)
 			}
@@ -212,7 +214,7 @@ func (r *Report) svg(l *labels) svgView {
 		rs := sv.Rows[i].Rects
 		var up, other []svgRect
 		for _, r := range rs {
-			if r.Class == string(StateUp) {
+			if r.Class == string(report.StateUp) {
 				up = append(up, r)
 			} else {
 				other = append(other, r)

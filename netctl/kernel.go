@@ -31,7 +31,7 @@ func (Kernel) link(name string) (netlink.Link, error) {
 	l, err := netlink.LinkByName(name)
 	if err != nil {
 		if _, ok := errors.AsType[netlink.LinkNotFoundError](err); ok {
-			return nil, fmt.Errorf("netctl: link %s: %w (check the WireGuard device was created)", name, ErrNoLink)
+			return nil, fmt.Errorf("netctl: link %s: %w (check the interface name in site.yaml and `ip link`)", name, ErrNoLink)
 		}
 		return nil, fmt.Errorf("netctl: link %s: %w", name, err)
 	}

@@ -42,26 +42,15 @@ type EventLog interface {
 	Event(kind, msg string, fields map[string]any)
 }
 
-// Event kinds of this package beside those of firmware/report
-// (report.KindPowerShutdown, report.KindPowerBack, report.KindOutagePlanned).
+// Event kinds of this package, defined with the others in firmware/report
+// (the journal's vocabulary lives in one place).
 const (
-	// KindPowerState is a transition. Fields: from, to (State names), cause.
-	KindPowerState = "power.state"
-	// KindPowerStepFailed is a sequence step that failed or timed out.
-	// Fields: step, error, timeout (bool), elapsed_s.
-	KindPowerStepFailed = "power.step_failed"
-	// KindPowerSafe is written when state is flushed and the return armed.
-	// Fields: safe_to_cut_s, reason, return.
-	KindPowerSafe = "power.safe_to_cut"
-	// KindPowerOffFailed is written when hal.Power refused to power off.
-	// Fields: error, return.
-	KindPowerOffFailed = "power.poweroff_failed"
-	// KindOutageClosed closes a planned window after the box came back (or
-	// after it ended while the box was up). Fields: id, start, end (RFC
-	// 3339), reason, shutdown (bool: the box went down for it).
-	KindOutageClosed = "outage.closed"
-	// KindOutageCancelled is a window cancelled. Fields: id, start, end.
-	KindOutageCancelled = "outage.cancelled"
+	KindPowerState      = report.KindPowerState
+	KindPowerStepFailed = report.KindPowerStepFailed
+	KindPowerSafe       = report.KindPowerSafe
+	KindPowerOffFailed  = report.KindPowerOffFailed
+	KindOutageClosed    = report.KindOutageClosed
+	KindOutageCancelled = report.KindOutageCancelled
 )
 
 // Return says how the box comes back after the power-off.

@@ -28,12 +28,31 @@ const (
 	// ShutdownRestart start a planned outage; the others an unplanned one.
 	KindPowerShutdown = "power.shutdown"
 	// KindPowerBack is written after the box came back from a
-	// power.shutdown. Fields: gone_s (number), reason (string). The report
-	// does not need it: the daemon.start before it ends the outage.
+	// power.shutdown. Fields: gone_s (number), reason (string), window
+	// (string, the planned window, when there was one). The report does not
+	// need it: the daemon.start before it ends the outage.
 	KindPowerBack = "power.back"
 	// KindOutagePlanned announces a planned outage window. Fields: id
 	// (string), start and end (RFC 3339 strings).
 	KindOutagePlanned = "outage.planned"
+	// KindOutageClosed closes a planned window after the box came back (or
+	// after it ended while the box was up). Fields: id, start, end (RFC
+	// 3339), reason, shutdown (bool: the box went down for it).
+	KindOutageClosed = "outage.closed"
+	// KindOutageCancelled is a window cancelled. Fields: id, start, end.
+	KindOutageCancelled = "outage.cancelled"
+	// KindPowerState is a transition of the power state machine. Fields:
+	// from, to (state names), cause.
+	KindPowerState = "power.state"
+	// KindPowerStepFailed is a shutdown step that failed or timed out.
+	// Fields: step, error, timeout (bool), elapsed_s.
+	KindPowerStepFailed = "power.step_failed"
+	// KindPowerSafe is written when state is flushed and the return armed.
+	// Fields: safe_to_cut_s, reason, return.
+	KindPowerSafe = "power.safe_to_cut"
+	// KindPowerOffFailed is written when the power-off was refused. Fields:
+	// error, return.
+	KindPowerOffFailed = "power.poweroff_failed"
 )
 
 // Reasons of a power.shutdown record (field "reason").

@@ -181,7 +181,7 @@ func tunnelTraffic(ctx context.Context, wg *sync.WaitGroup, moved *atomic.Int64,
 // loopback at 200 requests/s for 10 s, open loop (each request is sent at
 // its scheduled time whatever the others do, and timed from that time),
 // while the server's single P also carries tunnel-like packet work.
-func TestBenchAPIP99(t *testing.T) {
+func TestBenchAPIP99Loopback(t *testing.T) {
 	requireBench(t)
 	const (
 		rate     = 200
@@ -192,7 +192,7 @@ func TestBenchAPIP99(t *testing.T) {
 	sat, satGot := apiLoad(t, rate, duration, 0)
 	fs := benchfig.FromSamples("api_p99_ms_saturated", "ms", sat, 0)
 	t.Logf("with the P saturated by packet work (%.0f Mbit/s): p50 %.3f ms, p99 %.3f ms, max %.3f ms", satGot, fs.P50, fs.P99, fs.Max)
-	f := benchfig.FromSamples("api_p99_ms", "ms", lat, 10)
+	f := benchfig.FromSamples("api_p99_loopback_ms", "ms", lat, 10)
 	f.Note = fmt.Sprintf("management API (bearer auth) over loopback TCP, open loop %d req/s for %v (status, status, events, metrics, inventory in turn), timed from each request's scheduled send; server GOMAXPROCS=1 like shisad, sharing its P with an AES-GCM packet pipeline paced at %d Mbit/s (%.0f Mbit/s done); with the pipeline flat out (%.0f Mbit/s, the P saturated) p50 %.1f ms, p99 %.1f ms", rate, duration, mbit, got, satGot, fs.P50, fs.P99)
 	writeFigure(t, f)
 }

@@ -64,6 +64,8 @@ func TestExampleLoads(t *testing.T) {
 		SelfCheck: SelfCheck{At: "03:00", MinFreeBytes: 8 << 20, MaxTemperature: 85},
 		Path:      path,
 	}
+	assert.Equal(t, "Asia/Tokyo", s.Location().String(), "the zone is loaded once, at validation")
+	s.loc = nil // compared above; a *time.Location holds caches
 	assert.Equal(t, want, s)
 	assert.False(t, s.SharedKey())
 

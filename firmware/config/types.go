@@ -37,6 +37,17 @@ type Site struct {
 
 	// Path is the file the config was read from (not a YAML key).
 	Path string `yaml:"-"`
+
+	loc *time.Location // TimeZone, loaded during validation
+}
+
+// Location is the site's time zone (time_zone), loaded once when the config
+// was validated; UTC for a Site not made by Load or Parse.
+func (s *Site) Location() *time.Location {
+	if s.loc == nil {
+		return time.UTC
+	}
+	return s.loc
 }
 
 // Interface names a physical port of the box.

@@ -92,8 +92,10 @@ func (o Options) finish(s *Site, d *decoder) {
 	}
 	if s.TimeZone == "Local" {
 		d.errorf("time_zone", `"Local" depends on the box; write an IANA zone such as Asia/Tokyo`)
-	} else if _, err := time.LoadLocation(s.TimeZone); err != nil {
+	} else if loc, err := time.LoadLocation(s.TimeZone); err != nil {
 		d.errorf("time_zone", "unknown time zone %q (want an IANA name such as Asia/Tokyo or UTC)", s.TimeZone)
+	} else {
+		s.loc = loc
 	}
 
 	// Ports.

@@ -543,10 +543,6 @@ type journalEvents struct {
 }
 
 func (e journalEvents) Event(kind, msg string, fields map[string]any) {
-	if e.j == nil {
-		e.log.Error("no journal for the event", "kind", kind, "msg", msg)
-		return
-	}
 	if _, err := e.j.Append(kind, msg, fields); err != nil {
 		e.log.Error("writing to the journal failed", "kind", kind, "err", err)
 	}

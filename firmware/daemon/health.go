@@ -58,7 +58,7 @@ func (d *Daemon) openHealth() error {
 	}
 	d.scCheck = d.wd.Register("selfcheck", 3*time.Minute)
 	d.sc, err = selfcheck.NewScheduler(selfcheck.SchedulerOptions{
-		At: site.SelfCheck.At, Location: d.location(), Inputs: d.scIn,
+		At: site.SelfCheck.At, Location: d.site.Location(), Inputs: d.scIn,
 		Events: ev, Logger: log.With("job", "selfcheck"), Alive: d.scCheck.Report,
 	})
 	return err
@@ -76,7 +76,7 @@ func (d *Daemon) Diagnose(ctx context.Context) (any, error) {
 // journal, rendered whole before anything is sent.
 func (d *Daemon) Report(month, format, lang string) (string, []byte, error) {
 	rep, err := report.Build(month, d.journal.Range, report.Options{
-		Site: d.site.Site, Unit: d.site.Unit, Location: d.location(), Now: time.Now(),
+		Site: d.site.Site, Unit: d.site.Unit, Location: d.site.Location(), Now: time.Now(),
 	})
 	if err != nil {
 		return "", nil, err
@@ -94,15 +94,6 @@ func (d *Daemon) Report(month, format, lang string) (string, []byte, error) {
 		return "", nil, fmt.Errorf("daemon: rendering the %s report: %w", month, err)
 	}
 	return ct, b.Bytes(), nil
-}
-
-// location is the site's time zone (validated by config; JST if it cannot
-// be loaded, which config rules out).
-func (d *Daemon) location() *time.Location {
-	if loc, err := time.LoadLocation(d.site.TimeZone); err == nil {
-		return loc
-	}
-	return report.JST
 }
 
 // Inventory implements api.ManagementBackend; it is read once at start.

@@ -31,7 +31,7 @@ func WriteTable(w io.Writer, rs []Result) error {
 		}
 		hs := "never"
 		if st.HandshakeAge != nil {
-			hs = age(time.Duration(*st.HandshakeAge * float64(time.Second)))
+			hs = Age(time.Duration(*st.HandshakeAge * float64(time.Second)))
 		}
 		off := "-"
 		if ts := st.TimeSync; ts != nil {
@@ -50,7 +50,7 @@ func WriteTable(w io.Writer, rs []Result) error {
 			sc += " " + c.At.Local().Format("01-02 15:04")
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Class, tun, hs, off, sc,
-			age(time.Duration(st.Uptime*float64(time.Second))), st.Version, oneLine(r.Note))
+			Age(time.Duration(st.Uptime*float64(time.Second))), st.Version, oneLine(r.Note))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -82,8 +82,8 @@ func oneLine(s string) string {
 	return s
 }
 
-// age writes d briefly: 42s, 5m03s, 3h12m, 12d04h.
-func age(d time.Duration) string {
+// Age writes d briefly, as shisactl's tables do: 42s, 5m03s, 3h12m, 12d04h.
+func Age(d time.Duration) string {
 	switch {
 	case d < 0:
 		return "0s"

@@ -15,6 +15,7 @@ import (
 
 	"github.com/shisa-gw/shisa/hal"
 	"github.com/shisa-gw/shisa/hal/halsim"
+	"github.com/shisa-gw/shisa/hal/nut"
 )
 
 // events records events.
@@ -167,19 +168,7 @@ func (r *rig) stop() {
 // set changes the UPS's state and lets the machine react.
 func (r *rig) set(status string, mod ...func(*hal.UPSState)) {
 	st := hal.Unknown("sim")
-	st.Status = status
-	for _, f := range strings.Fields(status) {
-		switch f {
-		case "OL":
-			st.Online = true
-		case "OB":
-			st.OnBattery = true
-		case "LB":
-			st.LowBattery = true
-		case "FSD":
-			st.ForcedShutdown = true
-		}
-	}
+	nut.ParseStatus(&st, status)
 	for _, f := range mod {
 		f(&st)
 	}

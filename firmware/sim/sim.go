@@ -257,29 +257,25 @@ func (c *Cloud) ListenEcho(ctx context.Context, addr netip.AddrPort) error {
 // ListenSink serves a TCP sink on the cloud's addr: it reads a connection
 // to its end and answers "<bytes> <sha256 hex>\n".
 func (c *Cloud) ListenSink(ctx context.Context, addr netip.AddrPort) error {
-	ln, err := c.net.ListenTCPAddrPort(addr)
-	if err != nil {
-		return fmt.Errorf("sim: sink on %s: %w", addr, err)
-	}
-	context.AfterFunc(ctx, func() { ln.Close() })
-	c.wg.Go(func() {
-		for {
-			cn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.wg.Go(func() { serveSink(cn) })
-		}
-	})
-	return nil
+	return c.serveTCP(ctx, addr, "sink", serveSink)
 }
 
 // ListenTCPEcho serves a TCP echo on the cloud's addr (a long-lived
 // session, like a terminal or a database connection).
 func (c *Cloud) ListenTCPEcho(ctx context.Context, addr netip.AddrPort) error {
+	return c.serveTCP(ctx, addr, "tcp echo", func(cn net.Conn) {
+		defer cn.Close()
+		_, _ = io.Copy(cn, cn)
+	})
+}
+
+// serveTCP accepts on the cloud's addr until ctx ends and hands every
+// connection to serve in a goroutine the cloud owns; ctx's end closes the
+// connections still open.
+func (c *Cloud) serveTCP(ctx context.Context, addr netip.AddrPort, what string, serve func(net.Conn)) error {
 	ln, err := c.net.ListenTCPAddrPort(addr)
 	if err != nil {
-		return fmt.Errorf("sim: tcp echo on %s: %w", addr, err)
+		return fmt.Errorf("sim: %s on %s: %w", what, addr, err)
 	}
 	context.AfterFunc(ctx, func() { ln.Close() })
 	c.wg.Go(func() {
@@ -289,10 +285,7 @@ func (c *Cloud) ListenTCPEcho(ctx context.Context, addr netip.AddrPort) error {
 				return
 			}
 			context.AfterFunc(ctx, func() { cn.Close() })
-			c.wg.Go(func() {
-				defer cn.Close()
-				_, _ = io.Copy(cn, cn)
-			})
+			c.wg.Go(func() { serve(cn) })
 		}
 	})
 	return nil

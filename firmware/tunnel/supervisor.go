@@ -482,14 +482,12 @@ func (s *Supervisor) takeResolved() {
 // setEndpoint gives endpoint i's peer its (new) address, leaving every
 // other peer and session alone.
 func (s *Supervisor) setEndpoint(i int) {
-	var pc wgtypes.PeerConfig
-	for _, c := range s.peerConfigs(false) {
+	pcs := s.peerConfigs(false)
+	pc := pcs[0] // shared layout: the one peer
+	for _, c := range pcs {
 		if c.PublicKey == s.eps[i].Key {
 			pc = c
 		}
-	}
-	if s.shared {
-		pc = s.peerConfigs(false)[0]
 	}
 	if err := s.opts.Device.Configure(wgtypes.Config{Peers: []wgtypes.PeerConfig{pc}}); err != nil {
 		s.log.Warn("giving a datacenter endpoint its address failed", "endpoint", s.eps[i].Name, "err", err)

@@ -22,6 +22,7 @@ import (
 	"github.com/shisa-gw/shisa/firmware/api"
 	"github.com/shisa-gw/shisa/firmware/atomicfile"
 	"github.com/shisa-gw/shisa/firmware/config"
+	"github.com/shisa-gw/shisa/firmware/fleet"
 	"github.com/shisa-gw/shisa/firmware/journal"
 )
 
@@ -223,9 +224,9 @@ func cmdStatus(ctx context.Context, c *api.Client, args []string, w io.Writer) e
 
 func printStatus(w io.Writer, st *api.Status, now time.Time) {
 	t := st.Tunnel
-	fmt.Fprintf(w, "site %s  unit %s  shisad %s  up %s\n", st.Site, st.Unit, st.Version, human(time.Duration(st.Uptime*float64(time.Second))))
+	fmt.Fprintf(w, "site %s  unit %s  shisad %s  up %s\n", st.Site, st.Unit, st.Version, fleet.Age(time.Duration(st.Uptime*float64(time.Second))))
 	fmt.Fprintf(w, "role      %s\n", st.Role)
-	fmt.Fprintf(w, "tunnel    %s via %s (%s keys, %s backend on %s) for %s\n", strings.ToUpper(t.State.String()), t.Active, t.Layout, st.Backend, st.Interface, human(now.Sub(t.Since)))
+	fmt.Fprintf(w, "tunnel    %s via %s (%s keys, %s backend on %s) for %s\n", strings.ToUpper(t.State.String()), t.Active, t.Layout, st.Backend, st.Interface, fleet.Age(now.Sub(t.Since)))
 	if t.Reason != "" {
 		fmt.Fprintf(w, "reason    %s\n", t.Reason)
 	}
@@ -239,7 +240,7 @@ func printStatus(w io.Writer, st *api.Status, now time.Time) {
 		}
 		hs := "never"
 		if !e.LastHandshake.IsZero() {
-			hs = human(now.Sub(e.LastHandshake)) + " ago"
+			hs = fleet.Age(now.Sub(e.LastHandshake)) + " ago"
 		}
 		rtt := "-"
 		if e.RTT > 0 {
@@ -355,20 +356,6 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-func human(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "0s"
-	case d < time.Minute:
-		return d.Round(time.Second).String()
-	case d < time.Hour:
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	}
-	return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
 }
 
 func sizeIEC(n int64) string {

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
@@ -52,29 +50,12 @@ func listenUAPI(dir, name string, handle func(net.Conn)) (*uapiServer, error) {
 	if name == "" || strings.ContainsRune(name, '/') {
 		return nil, fmt.Errorf("netctl: uapi socket: bad device name %q", name)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("netctl: uapi socket: %w", err)
-	}
 	path := filepath.Join(dir, name+".sock")
-	addr := &net.UnixAddr{Name: path, Net: "unix"}
-	ln, err := net.ListenUnix("unix", addr)
-	if err != nil {
-		// Probably a socket left behind; take it over only if nobody answers.
-		if c, derr := net.DialTimeout("unix", path, time.Second); derr == nil {
-			c.Close()
-			return nil, fmt.Errorf("netctl: uapi socket %s is in use by another process (another shisad or wireguard-go running?)", path)
-		}
-		if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-			return nil, fmt.Errorf("netctl: uapi socket: %w (and removing the stale one: %w)", err, rerr)
-		}
-		if ln, err = net.ListenUnix("unix", addr); err != nil {
-			return nil, fmt.Errorf("netctl: uapi socket: %w", err)
-		}
+	ln, err := ListenUnixSocket(path, 0o600)
+	if errors.Is(err, ErrSocketInUse) {
+		return nil, fmt.Errorf("netctl: uapi socket %s is in use by another process (another shisad or wireguard-go running?)", path)
 	}
-	// Under the usual umask (022) the socket is created without group or
-	// other write permission, so nobody else can connect before this.
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
+	if err != nil {
 		return nil, fmt.Errorf("netctl: uapi socket: %w", err)
 	}
 	s := &uapiServer{path: path, ln: ln, handle: handle, conns: make(map[net.Conn]struct{})}

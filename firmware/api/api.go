@@ -9,8 +9,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/shisa-gw/shisa/firmware/journal"
 	"github.com/shisa-gw/shisa/firmware/tunnel"
+	"github.com/shisa-gw/shisa/netctl"
 )
 
 // Status is the answer to GET /v1/status, on the local socket and on the
@@ -421,27 +420,11 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // its directory (0755) and replacing a stale socket left by a crash. It
 // refuses to replace a socket another daemon is still serving.
 func ListenUnix(path string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("api: creating the socket directory: %w", err)
+	ln, err := netctl.ListenUnixSocket(path, 0o660)
+	if errors.Is(err, netctl.ErrSocketInUse) {
+		return nil, fmt.Errorf("api: another shisad is serving %s", path)
 	}
-	if fi, err := os.Lstat(path); err == nil {
-		if fi.Mode()&os.ModeSocket == 0 {
-			return nil, fmt.Errorf("api: %s exists and is not a socket; remove it", path)
-		}
-		if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
-			c.Close()
-			return nil, fmt.Errorf("api: another shisad is serving %s", path)
-		}
-		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("api: removing the stale socket: %w", err)
-		}
-	}
-	ln, err := net.Listen("unix", path)
 	if err != nil {
-		return nil, fmt.Errorf("api: %w", err)
-	}
-	if err := os.Chmod(path, 0o660); err != nil {
-		ln.Close()
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	return ln, nil

@@ -12,7 +12,7 @@ LDFLAGS     := -s -w -X main.version=$(VERSION)
 # The binaries that ship on the box.
 SHIPPED     := shisad shisactl
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-FUZZTIME    ?= 10s
+FUZZTIME    ?= 25000x
 DESTDIR     ?=
 # Where `make install` takes the binaries from: bin (make build) or
 # bin/arm64, bin/armv7 (make cross).
@@ -64,7 +64,7 @@ deps: ## install the Debian packages the tests need (as root; stage 1 of make te
 test-unit: ## go test -race ./... (integration tests run as root, skip otherwise; stage 3)
 	go test -race -count=1 -timeout 8m ./...
 
-fuzz: ## run every fuzz target for FUZZTIME (default 10s; stage 4)
+fuzz: ## run every fuzz target for FUZZTIME (default 25000x, a count of runs; stage 4)
 	@scripts/fuzz.sh
 
 test-arm: ## go test -short ./... for arm64 and armv7 under qemu-user-static (stage 5)

@@ -20,7 +20,7 @@ declare -A title=(
 	[deps]="Debian packages the tests need"
 	[vet]="go vet and gofmt"
 	[unit]="unit and integration tests (go test -race)"
-	[fuzz]="fuzz targets, ${FUZZTIME:-10s} each"
+	[fuzz]="fuzz targets, ${FUZZTIME:-25000x} each"
 	[arm]="unit tests on arm64 and armv7 under qemu-user-static"
 )
 

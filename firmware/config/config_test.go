@@ -23,7 +23,7 @@ func TestExampleLoads(t *testing.T) {
 	s, err := Load(path)
 	require.NoError(t, err)
 
-	yes := true
+	yes, no := true, false
 	want := &Site{
 		Site:     "hamamatsu-honcho",
 		Unit:     "a",
@@ -62,7 +62,15 @@ func TestExampleLoads(t *testing.T) {
 		Health:    Health{Port: 8080, TokenFile: filepath.Join(filepath.Dir(path), "keys", "api.token"), AlsoListen: []string{}},
 		TimeSync:  TimeSync{Servers: []string{"10.20.0.123"}, MaxOffset: Duration(500 * time.Millisecond), Interval: Duration(15 * time.Minute)},
 		SelfCheck: SelfCheck{At: "03:00", MinFreeBytes: 8 << 20, MaxTemperature: 85},
-		Path:      path,
+		Pair: Pair{
+			Address:  netip.MustParseAddr("192.168.10.2"),
+			Units:    []netip.Addr{netip.MustParseAddr("192.168.10.2"), netip.MustParseAddr("192.168.10.3")},
+			Priority: 200, SecretFile: filepath.Join(filepath.Dir(path), "keys", "pair.secret"),
+			VirtualIP: netip.MustParsePrefix("192.168.10.1/24"), Port: 5405,
+			Interval: Duration(10 * time.Millisecond), DeadMultiplier: 15,
+			Preempt: &no, PreemptDelay: Duration(30 * time.Second),
+		},
+		Path: path,
 	}
 	assert.Equal(t, "Asia/Tokyo", s.Location().String(), "the zone is loaded once, at validation")
 	s.loc = nil // compared above; a *time.Location holds caches

@@ -115,6 +115,21 @@ func TestErrors(t *testing.T) {
 		{name: "also listen everywhere", old: "", new: "health:\n  also_listen: ['0.0.0.0:8080']\n", want: []string{`site.yaml:22: health.also_listen[0]: "0.0.0.0:8080" listens on every address`}},
 		{name: "also listen", old: "", new: "health:\n  also_listen: [localhost]\n", want: []string{`site.yaml:22: health.also_listen[0]: "localhost" is not an address:port`}},
 		{name: "missing token", old: "", new: "health:\n  token_file: nothing.token\n", want: []string{"site.yaml:22: health.token_file: cannot read the token file"}},
+
+		// Hot-standby pair: line 21 is "pair:".
+		{name: "pair empty", old: "", new: "pair:\n  port: 5405\n", want: []string{
+			"site.yaml:21: pair.address: missing; required", "site.yaml:21: pair.units: missing; required",
+			"site.yaml:21: pair.secret_file: missing; required", "site.yaml:21: pair.virtual_ip: missing; required"}},
+		{name: "pair one unit", old: "", new: pairYAML("units: [192.168.10.2]"), want: []string{"site.yaml:23: pair.units: lists 1 addresses; a pair has exactly 2 units"}},
+		{name: "pair unit twice", old: "", new: pairYAML("units: [192.168.10.2, 192.168.10.2]"), want: []string{"site.yaml:23: pair.units: lists 192.168.10.2 twice"}},
+		{name: "pair unit off subnet", old: "", new: pairYAML("units: [192.168.10.2, 192.168.11.3]"), want: []string{"site.yaml:23: pair.units[1]: 192.168.11.3 is outside pair.virtual_ip's subnet 192.168.10.0/24"}},
+		{name: "pair unit is vip", old: "", new: pairYAML("units: [192.168.10.2, 192.168.10.1]"), want: []string{"site.yaml:23: pair.units[1]: 192.168.10.1 is the virtual IP"}},
+		{name: "pair address not a unit", old: "", new: pairYAML("address: 192.168.10.9"), want: []string{"site.yaml:22: pair.address: 192.168.10.9 is not one of pair.units"}},
+		{name: "pair vip ipv6", old: "", new: pairYAML("virtual_ip: fd00::1/64"), want: []string{"site.yaml:25: pair.virtual_ip: fd00::1/64 is not IPv4"}},
+		{name: "pair priority", old: "", new: pairYAML("priority: 256"), want: []string{"site.yaml:26: pair.priority: 256 is out of range (want 1 to 255)"}},
+		{name: "pair secret missing", old: "", new: pairYAML("secret_file: nothing.secret"), want: []string{"site.yaml:24: pair.secret_file: cannot read the pair secret file"}},
+		{name: "pair interval", old: "", new: pairYAML("interval: 2s"), want: []string{"site.yaml:26: pair.interval: 2s is out of range (want 1ms to 1s)"}},
+		{name: "pair dead multiplier", old: "", new: pairYAML("dead_multiplier: 1"), want: []string{"site.yaml:26: pair.dead_multiplier: 1 is out of range (want 2 to 255"}},
 		{name: "ntp server", old: "", new: "time_sync:\n  servers: ['10.0.0.1:99999']\n", want: []string{"site.yaml:22: time_sync.servers[0]:"}},
 		{name: "ntp interval", old: "", new: "time_sync:\n  interval: 10s\n", want: []string{"site.yaml:22: time_sync.interval: 10s is too short"}},
 		{name: "self check at", old: "", new: "self_check:\n  at: '25:00'\n", want: []string{`site.yaml:22: self_check.at: "25:00" is not a time of day`}},
@@ -144,7 +159,11 @@ func TestErrors(t *testing.T) {
 			for _, w := range tc.want {
 				assert.Contains(t, msg, w)
 			}
-			if !strings.Contains(tc.name, "missing tunnel") && !strings.Contains(tc.name, "merge") {
+			switch tc.name {
+			case "missing tunnel", "pair empty":
+				assert.Len(t, ce.Problems, len(tc.want), "one problem per missing key:\n%s", msg)
+			case "merge key":
+			default:
 				assert.Len(t, ce.Problems, 1, "one mistake, one problem:\n%s", msg)
 			}
 			for _, p := range ce.Problems {
@@ -153,4 +172,24 @@ func TestErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// pairYAML is a pair section (lines 21 to 25 after base) with one line
+// replaced (same key) or added (line 26); "" leaves it as it is.
+func pairYAML(line string) string {
+	lines := []string{"pair:", "  address: 192.168.10.2", "  units: [192.168.10.2, 192.168.10.3]",
+		"  secret_file: pair.secret", "  virtual_ip: 192.168.10.1/24"}
+	if line != "" {
+		key := strings.SplitN(line, ":", 2)[0]
+		replaced := false
+		for i, l := range lines {
+			if strings.HasPrefix(l, "  "+key+":") {
+				lines[i], replaced = "  "+line, true
+			}
+		}
+		if !replaced {
+			lines = append(lines, "  "+line)
+		}
+	}
+	return strings.Join(lines, "\n") + "\n"
 }

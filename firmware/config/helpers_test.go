@@ -50,7 +50,7 @@ func copyExample(t testing.TB) string {
 	data, err := os.ReadFile("../../testdata/site.example.yaml")
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "site.yaml"), data, 0o644))
-	for _, name := range []string{"site.key", "api.token"} {
+	for _, name := range []string{"site.key", "api.token", "pair.secret"} {
 		key, err := os.ReadFile("../../testdata/keys/" + name)
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "keys", name), key, 0o600))
@@ -58,14 +58,18 @@ func copyExample(t testing.TB) string {
 	return filepath.Join(dir, "site.yaml")
 }
 
-// siteDir makes a directory holding the test site key as site.key (0600)
-// and returns the path a config in it would have.
+// siteDir makes a directory holding the test site key as site.key and the
+// test pair secret as pair.secret (both 0600) and returns the path a config
+// in it would have.
 func siteDir(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	key, err := os.ReadFile("../../testdata/keys/site.key")
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "site.key"), key, 0o600))
+	secret, err := os.ReadFile("../../testdata/keys/pair.secret")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "pair.secret"), secret, 0o600))
 	return filepath.Join(dir, "site.yaml")
 }
 

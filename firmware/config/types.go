@@ -34,6 +34,7 @@ type Site struct {
 	Health    Health    `yaml:"health"`
 	TimeSync  TimeSync  `yaml:"time_sync"`
 	SelfCheck SelfCheck `yaml:"self_check"`
+	Pair      Pair      `yaml:"pair"`
 
 	// Path is the file the config was read from (not a YAML key).
 	Path string `yaml:"-"`

@@ -338,15 +338,23 @@ func (o Options) finish(s *Site, d *decoder) {
 	} else if sc.MaxTemperature < 30 || sc.MaxTemperature > 150 {
 		d.errorf("self_check.max_temperature", "%d is out of range (want 30 to 150 °C)", sc.MaxTemperature)
 	}
+
+	// Hot-standby pair.
+	o.pair(s, d, resolve)
 }
 
 // checkTokenFile checks the management API's token file: a regular file,
 // private (mode 0600 or 0400), one line of at least 32 characters. The
 // message never holds the token.
-func checkTokenFile(path string) string {
+func checkTokenFile(path string) string { return checkSecretFile(path, "token") }
+
+// checkSecretFile checks a file holding a secret line (what names it in
+// the message): a regular file, private (mode 0600 or 0400), one line of
+// at least 32 characters. The message never holds the secret.
+func checkSecretFile(path, what string) string {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return fmt.Sprintf("cannot read the token file: %v", err)
+		return fmt.Sprintf("cannot read the %s file: %v", what, err)
 	}
 	if !fi.Mode().IsRegular() {
 		return fmt.Sprintf("%s is not a regular file", path)
@@ -356,10 +364,10 @@ func checkTokenFile(path string) string {
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Sprintf("cannot read the token file: %v", err)
+		return fmt.Sprintf("cannot read the %s file: %v", what, err)
 	}
 	if t := strings.TrimSpace(string(b)); len(t) < 32 || strings.ContainsAny(t, " \t\n") {
-		return fmt.Sprintf("%s must hold one token of at least 32 characters without spaces (make one with: shisactl token new %s)", path, path)
+		return fmt.Sprintf("%s must hold one %s of at least 32 characters without spaces (make one with: shisactl token new %s)", path, what, path)
 	}
 	return ""
 }

@@ -354,8 +354,12 @@ func (s *Supervisor) Status() Status {
 }
 
 // Run brings the tunnel up and keeps it up until ctx ends. On return the
-// device holds no datacenter peer.
+// device holds no datacenter peer. Run may be called again after it has
+// returned (a hot-standby unit runs it only while it is the active one);
+// each run starts from the preferred endpoint with every endpoint's health
+// unknown, keeping only resolved addresses and the failover count.
 func (s *Supervisor) Run(ctx context.Context) error {
+	s.reset()
 	s.stateSince = time.Now()
 	s.event("tunnel.start", fmt.Sprintf("tunnel starting with %d endpoint(s), %s keys", len(s.eps), s.Layout()), map[string]any{
 		"endpoints": s.names(), "layout": s.Layout(),
@@ -377,6 +381,21 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			return s.stop()
 		case <-t.C:
 		}
+	}
+}
+
+// reset forgets what an earlier Run learned about the endpoints: after a
+// pause their health is stale.
+func (s *Supervisor) reset() {
+	s.active, s.state, s.reason, s.applied = 0, Connecting, "", false
+	s.trialFrom, s.backoff, s.switched, s.round = -1, 1, time.Time{}, 0
+	s.devErrs, s.devErr = 0, nil
+	s.sharedFails, s.retryAt, s.retryGap = 0, time.Time{}, 0
+	s.pending = nil
+	for _, e := range s.eps {
+		e.health, e.misses, e.oks = Unknown, 0, 0
+		e.aliveSince, e.cleanSince, e.lastOK, e.rtt = time.Time{}, time.Time{}, time.Time{}, 0
+		e.peer = wgtypes.Peer{}
 	}
 }
 

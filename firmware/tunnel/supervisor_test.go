@@ -255,6 +255,35 @@ func TestStartsOnPreferredEndpoint(t *testing.T) {
 	}
 }
 
+// A hot-standby unit runs the supervisor only while it is active: a second
+// Run after a stop configures the peers again and starts afresh from the
+// preferred endpoint, whatever the first run had learned.
+func TestRunAgainAfterStop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := start(t, false, nil)
+		r.net.set(ep1, false)
+		time.Sleep(5 * time.Second)
+		require.Equal(t, "dc2", r.sup.Status().Active, "dc1 is cut: the first run fails over")
+		require.NoError(t, r.stop())
+		dev, _ := r.net.Device()
+		require.Empty(t, dev.Peers)
+
+		r.net.set(ep1, true)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- r.sup.Run(ctx) }()
+		time.Sleep(2 * time.Second)
+		st := r.sup.Status()
+		assert.Equal(t, Up, st.State)
+		assert.Equal(t, "dc1", st.Active, "a new run starts from the preferred endpoint, not where the last one ended")
+		assert.Equal(t, ep1, r.net.carrier(service), "the peers are configured again")
+		cancel()
+		require.NoError(t, <-done)
+		dev, _ = r.net.Device()
+		assert.Empty(t, dev.Peers)
+	})
+}
+
 func TestFailoverAfterMisses(t *testing.T) {
 	for _, shared := range []bool{false, true} {
 		t.Run(fmt.Sprintf("shared=%v", shared), func(t *testing.T) {

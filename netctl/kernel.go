@@ -47,6 +47,28 @@ func (k Kernel) LinkState(name string) (int, bool, error) {
 	return l.Attrs().MTU, l.Attrs().Flags&net.FlagUp != 0, nil
 }
 
+// Carrier reports whether the link can carry traffic now: administratively
+// up and operationally up (a cable or peer on the other end). Links whose
+// driver reports no operational state (unknown) count by their lower-up
+// flag. It is outside [Netlink] because only health tracking needs it.
+func (k Kernel) Carrier(name string) (bool, error) {
+	l, err := k.link(name)
+	if err != nil {
+		return false, err
+	}
+	a := l.Attrs()
+	if a.Flags&net.FlagUp == 0 {
+		return false, nil
+	}
+	switch a.OperState {
+	case netlink.OperUp:
+		return true, nil
+	case netlink.OperUnknown:
+		return a.RawFlags&unix.IFF_LOWER_UP != 0, nil
+	}
+	return false, nil
+}
+
 // LinkSetMTU implements [Netlink].
 func (k Kernel) LinkSetMTU(name string, mtu int) error {
 	l, err := k.link(name)

@@ -163,3 +163,28 @@ func TestKernelErrors(t *testing.T) {
 		t.Errorf("Sysctl with a key leaving /proc/sys succeeded")
 	}
 }
+
+// Carrier follows the far end of a veth pair: the near end stays
+// administratively up but loses its carrier when the far end goes down,
+// which is what a pulled WAN cable looks like.
+func TestKernelCarrier(t *testing.T) {
+	enterNewNetns(t)
+	ipCmd(t, "link", "add", "wan0", "type", "veth", "peer", "name", "far0")
+	k := netctl.Kernel{}
+	up, err := k.Carrier("wan0")
+	if err != nil || up {
+		t.Fatalf("wan0 down: Carrier = %v, %v; want false, nil", up, err)
+	}
+	ipCmd(t, "link", "set", "wan0", "up")
+	ipCmd(t, "link", "set", "far0", "up")
+	if up, err := k.Carrier("wan0"); err != nil || !up {
+		t.Fatalf("both ends up: Carrier = %v, %v; want true, nil", up, err)
+	}
+	ipCmd(t, "link", "set", "far0", "down")
+	if up, err := k.Carrier("wan0"); err != nil || up {
+		t.Fatalf("far end down: Carrier = %v, %v; want false, nil", up, err)
+	}
+	if _, err := k.Carrier("nothing0"); !errors.Is(err, netctl.ErrNoLink) {
+		t.Fatalf("missing link: err = %v; want ErrNoLink", err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shisa-gw/shisa/firmware/ha"
 	"github.com/shisa-gw/shisa/firmware/journal"
 	"github.com/shisa-gw/shisa/firmware/tunnel"
 	"github.com/shisa-gw/shisa/netctl"
@@ -48,9 +49,12 @@ type Status struct {
 	UPS *UPSStatus `json:"ups,omitempty"`
 	// NextOutage is the planned power outage in progress or the next one;
 	// nil when none is planned or the power job does not run.
-	NextOutage *Outage          `json:"next_outage,omitempty"`
-	Runtime    Runtime          `json:"runtime"`
-	Events     []journal.Record `json:"recent_events"`
+	NextOutage *Outage `json:"next_outage,omitempty"`
+	// Pair is the hot-standby election (role, peer, last heartbeat, the
+	// reason of the last transition); nil for a box without a pair.
+	Pair    *ha.Status       `json:"pair,omitempty"`
+	Runtime Runtime          `json:"runtime"`
+	Events  []journal.Record `json:"recent_events"`
 }
 
 // TimeSync is the result of one time-sync check: the offset of the local
@@ -255,6 +259,7 @@ const MaxPage = 1000
 //	GET /v1/events?since=N&limit=M
 //	GET /v1/report?month=YYYY-MM&format=json|csv|html&lang=ja|en
 //	GET /v1/diagnose
+//	POST, DELETE /v1/ha/handover (see haRoutes)
 func Handler(b Backend, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -273,6 +278,7 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	} else {
 		mux.HandleFunc("GET /v1/diagnose", notBuilt("diagnose"))
 	}
+	haRoutes(mux, b)
 	return mux
 }
 

@@ -58,30 +58,40 @@ func (c *Client) Events(ctx context.Context, since uint64, limit int) (*EventsPa
 // answer. Any other answer is an error carrying the server's "error"
 // message.
 func (c *Client) Get(ctx context.Context, path string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://shisad"+path, nil)
+	return c.Do(ctx, http.MethodGet, path, nil)
+}
+
+// Do sends a request with method to path, with body as JSON when it is not
+// nil, and returns the body of a 2xx answer; like Get, any other answer is
+// an error carrying the server's message.
+func (c *Client) Do(ctx context.Context, method, path string, body io.Reader) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://shisad"+path, body)
 	if err != nil {
 		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, c.explain(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading shisad's answer: %w", err)
 	}
-	if len(body) > maxAnswer {
+	if len(answer) > maxAnswer {
 		return nil, fmt.Errorf("shisad's answer to %s is larger than %d MiB; not reading it", path, maxAnswer>>20)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode/100 != 2 {
 		var e apiError
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
+		if json.Unmarshal(answer, &e) == nil && e.Error != "" {
 			return nil, fmt.Errorf("shisad: %s", e.Error)
 		}
 		return nil, fmt.Errorf("shisad answered %s", resp.Status)
 	}
-	return body, nil
+	return answer, nil
 }
 
 // maxAnswer bounds what the client reads of one answer.

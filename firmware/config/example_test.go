@@ -35,6 +35,8 @@ func Example() {
 	// api        /run/shisa/shisad.sock
 	// journal    /var/lib/shisa/journal, at most 16 MiB
 	// watchdog   systemd's (WatchdogSec); safe mode after 5 failed starts in 10m; a start is good after 1m
+	// pair       this unit 192.168.10.2, peer 192.168.10.3, priority 200, virtual IP 192.168.10.1/24 on eth1
+	//            heartbeat every 10ms on UDP 5405, peer dead after 150ms; preemption off
 }
 
 // Every problem in a file comes back at once, each with its line and key.

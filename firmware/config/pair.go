@@ -49,7 +49,9 @@ type Pair struct {
 }
 
 // Enabled reports whether the config has a pair section.
-func (p *Pair) Enabled() bool { return p.VirtualIP.IsValid() || p.Address.IsValid() || len(p.Units) > 0 }
+func (p *Pair) Enabled() bool {
+	return p.VirtualIP.IsValid() || p.Address.IsValid() || len(p.Units) > 0
+}
 
 // Peer is the other unit's LAN address.
 func (p *Pair) Peer() netip.Addr {

@@ -51,6 +51,16 @@ func (s *Site) Summary() string {
 		dev = fmt.Sprintf("%s (timeout %s) when systemd does not supervise", wd.Device, wd.DeviceTimeout)
 	}
 	line("watchdog", "%s; safe mode after %d failed starts in %s; a start is good after %s", dev, wd.SafeModeAfter, wd.SafeModeWindow, wd.GoodAfter)
+	if pr := &s.Pair; pr.Enabled() {
+		pre := "off"
+		if pr.Preempt != nil && *pr.Preempt {
+			pre = "after " + pr.PreemptDelay.String()
+		}
+		line("pair", "this unit %s, peer %s, priority %d, virtual IP %s on %s", pr.Address, pr.Peer(), pr.Priority, pr.VirtualIP, s.LAN.Interface)
+		line("", "heartbeat every %s on UDP %d, peer dead after %s; preemption %s", pr.Interval, pr.Port, Duration(pr.Interval.D()*time.Duration(pr.DeadMultiplier)), pre)
+	} else {
+		line("pair", "none: this box is alone and always active")
+	}
 	w.Flush()
 	return b.String()
 }

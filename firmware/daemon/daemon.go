@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.zx2c4.com/wireguard/conn"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/shisa-gw/shisa/firmware/api"
 	"github.com/shisa-gw/shisa/firmware/config"
+	"github.com/shisa-gw/shisa/firmware/ha"
 	"github.com/shisa-gw/shisa/firmware/inventory"
 	"github.com/shisa-gw/shisa/firmware/journal"
 	"github.com/shisa-gw/shisa/firmware/selfcheck"
@@ -73,11 +75,12 @@ type Daemon struct {
 	pinger  netctl.Pinger
 	sup     *tunnel.Supervisor
 	wd      *watchdog.Supervisor
-	wdDev   watchdog.Device // the hardware watchdog, nil when none
-	wdRan   bool            // Run started the watchdog (it closes wdDev)
-	tcheck  *watchdog.Check // the tunnel job's
-	acheck  *watchdog.Check // the API's self-probe
-	kick    chan struct{}   // an event happened: refresh the status line
+	wdDev   watchdog.Device                // the hardware watchdog, nil when none
+	wdRan   bool                           // Run started the watchdog (it closes wdDev)
+	tcheck  atomic.Pointer[watchdog.Check] // the tunnel job's, while it runs
+	pair    *pairJob                       // nil without a pair section
+	acheck  *watchdog.Check                // the API's self-probe
+	kick    chan struct{}                  // an event happened: refresh the status line
 	inv     inventory.Inventory
 	ts      *timesync.Checker
 	sc      *selfcheck.Scheduler
@@ -173,7 +176,6 @@ func (d *Daemon) open() error {
 		Notifier: opts.Notifier, Device: dev, Logger: log.With("job", "watchdog"),
 		OnStuck: d.stuck,
 	})
-	d.tcheck = d.wd.Register("tunnel", max(10*site.Probe.Interval.D(), 5*time.Second))
 	d.acheck = d.wd.Register("api", 3*apiCheckEvery)
 
 	var eps []tunnel.Endpoint
@@ -189,9 +191,12 @@ func (d *Daemon) open() error {
 		HandshakeTimeout: p.HandshakeTimeout.D(), HoldDown: p.HoldDown.D(),
 		NoFailback: t.Failback != nil && !*t.Failback,
 		Device:     d.wg, Pinger: d.pinger, Events: journalEvents{d.journal, log, d.kick},
-		Logger: log, Alive: d.tcheck.Report, BeforeStep: d.testHooks(),
+		Logger: log, Alive: d.tunnelAlive, BeforeStep: d.testHooks(),
 	})
 	if err != nil {
+		return err
+	}
+	if d.pair, err = d.openPair(); err != nil {
 		return err
 	}
 	return d.openHealth()
@@ -305,10 +310,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		})
 	}
-	run("tunnel", func(ctx context.Context) error {
-		defer d.tcheck.Unregister()
-		return d.sup.Run(ctx)
-	})
+	if d.pair != nil {
+		run("ha", d.pair.run) // runs the tunnel while this unit is active
+	} else {
+		run("tunnel", d.runTunnel)
+	}
 	run("api", func(ctx context.Context) error {
 		return api.Serve(ctx, ln, api.Handler(d, d.log.With("job", "api")))
 	})
@@ -356,6 +362,22 @@ func (d *Daemon) Run(ctx context.Context) error {
 		all = append(all, err)
 	}
 	return errors.Join(all...)
+}
+
+// runTunnel runs the tunnel supervisor with its watchdog check, which
+// exists only while the supervisor runs (a standby unit's does not).
+func (d *Daemon) runTunnel(ctx context.Context) error {
+	c := d.wd.Register("tunnel", max(10*d.site.Probe.Interval.D(), 5*time.Second))
+	d.tcheck.Store(c)
+	defer c.Unregister()
+	return d.sup.Run(ctx)
+}
+
+// tunnelAlive is the supervisor's Alive hook.
+func (d *Daemon) tunnelAlive() {
+	if c := d.tcheck.Load(); c != nil {
+		c.Report()
+	}
 }
 
 // apiCheckEvery is how often the daemon asks its own local API for its
@@ -418,7 +440,11 @@ func (d *Daemon) maybeGood(goodAfter time.Duration) {
 	}
 	st := d.sup.Status()
 	now := time.Now()
-	if st.State != tunnel.Up || now.Sub(st.Since) < goodAfter || len(d.wd.Stale()) > 0 ||
+	served := st.State == tunnel.Up && now.Sub(st.Since) >= goodAfter
+	if d.pair != nil && d.pair.standbyReady(now, goodAfter) {
+		served = true // a healthy standby has no tunnel to wait for
+	}
+	if !served || len(d.wd.Stale()) > 0 ||
 		(!stuck.IsZero() && now.Sub(stuck) < goodAfter) || now.Sub(d.started) < goodAfter {
 		return
 	}
@@ -455,7 +481,17 @@ func (d *Daemon) stuck(name string, silent time.Duration) {
 // statusLine is systemd's STATUS=: role, tunnel, mode.
 func (d *Daemon) statusLine() string {
 	st := d.sup.Status()
-	line := fmt.Sprintf("active; tunnel %s via %s", st.State, st.Active)
+	role := "active"
+	if d.pair != nil {
+		ps := d.pair.node.Status()
+		role = ps.Role.String()
+		if ps.Peer != nil && ps.Peer.Alive {
+			role += fmt.Sprintf(" (peer %s %s)", ps.Peer.UnitID, ps.Peer.Role)
+		} else {
+			role += " (peer silent)"
+		}
+	}
+	line := fmt.Sprintf("%s; tunnel %s via %s", role, st.State, st.Active)
 	if st.State != tunnel.Up && st.Reason != "" {
 		line += " (" + st.Reason + ")"
 	}
@@ -473,6 +509,9 @@ func (d *Daemon) statusLine() string {
 func (d *Daemon) Close() error {
 	d.closeOnce.Do(func() {
 		var errs []error
+		if d.pair != nil {
+			errs = append(errs, d.pair.udp.Close())
+		}
 		if c, ok := d.pinger.(interface{ Close() error }); ok {
 			errs = append(errs, c.Close())
 		}
@@ -513,9 +552,15 @@ func (d *Daemon) Status() api.Status {
 	if err != nil {
 		d.log.Warn("reading recent events", "err", err)
 	}
+	role := "active"
+	var pair *ha.Status
+	if d.pair != nil {
+		pair = d.pair.status()
+		role = pair.Role.String()
+	}
 	return api.Status{
 		Site: d.site.Site, Unit: d.site.Unit, Version: d.opts.Version,
-		Role:      "active",
+		Role: role, Pair: pair,
 		StartedAt: d.started, Uptime: time.Since(d.started).Seconds(),
 		Backend: string(d.wg.Backend()), Interface: d.wg.Name(),
 		SafeMode: d.opts.SafeMode, Stuck: d.wd.Stale(),

@@ -596,17 +596,17 @@ func (m *Machine) evaluate(now time.Time, outs []Output) []Output {
 
 // MachineStatus is a snapshot of the election.
 type MachineStatus struct {
-	UnitID      string    `json:"unit"`
-	Role        State     `json:"role"`
-	Since       time.Time `json:"since"`
-	Reason      string    `json:"reason"`
-	Priority    uint8     `json:"priority"`
-	Effective   uint8     `json:"effective"`
-	Health      Health    `json:"health"`
-	Handover    bool      `json:"handover"`
-	Activations int       `json:"activations"`
-	Freezes     int       `json:"freezes"`
-	Peer        *PeerStatus
+	UnitID      string      `json:"unit"`
+	Role        State       `json:"role"`
+	Since       time.Time   `json:"since"`
+	Reason      string      `json:"reason"`
+	Priority    uint8       `json:"priority"`
+	Effective   uint8       `json:"effective"`
+	Health      Health      `json:"health"`
+	Handover    bool        `json:"handover"`
+	Activations int         `json:"activations"`
+	Freezes     int         `json:"freezes"`
+	Peer        *PeerStatus `json:"peer,omitempty"`
 }
 
 // PeerStatus is the peer as last heard.

@@ -78,6 +78,7 @@ EXAMPLES
   shisactl events --since 120
   shisactl config check /etc/shisa/site.yaml
   shisactl key new /etc/shisa/site.key
+  shisactl ha handover
 
 EXIT STATUS
   0 success; 1 the daemon could not be reached or answered an error;
@@ -86,7 +87,7 @@ EXIT STATUS
 
 // manualText is the manual with each command file's section in place.
 func manualText() string {
-	return fmt.Sprintf(manual, manualReport+manualDiagnose+manualFleet)
+	return fmt.Sprintf(manual, manualReport+manualDiagnose+manualFleet+manualHA)
 }
 
 func main() {
@@ -140,6 +141,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdFleet(context.Background(), rest, stdout)
 	case "status":
 		err = cmdStatus(ctx, c, rest, stdout)
+	case "ha":
+		err = cmdHA(ctx, c, rest, stdout)
 	case "events":
 		err = cmdEvents(ctx, c, rest, stdout)
 	case "key":
@@ -226,6 +229,9 @@ func printStatus(w io.Writer, st *api.Status, now time.Time) {
 	t := st.Tunnel
 	fmt.Fprintf(w, "site %s  unit %s  shisad %s  up %s\n", st.Site, st.Unit, st.Version, fleet.Age(time.Duration(st.Uptime*float64(time.Second))))
 	fmt.Fprintf(w, "role      %s\n", st.Role)
+	if st.Pair != nil {
+		printPair(w, st.Pair, now)
+	}
 	fmt.Fprintf(w, "tunnel    %s via %s (%s keys, %s backend on %s) for %s\n", strings.ToUpper(t.State.String()), t.Active, t.Layout, st.Backend, st.Interface, fleet.Age(now.Sub(t.Since)))
 	if t.Reason != "" {
 		fmt.Fprintf(w, "reason    %s\n", t.Reason)

@@ -47,9 +47,11 @@ func TestConfigCheck(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "keys"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "keys", "site.key"), key, 0o600))
-	token, err := os.ReadFile("../../../testdata/keys/api.token")
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "keys", "api.token"), token, 0o600))
+	for _, name := range []string{"api.token", "pair.secret"} {
+		secret, err := os.ReadFile("../../../testdata/keys/" + name)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "keys", name), secret, 0o600))
+	}
 	good := filepath.Join(dir, "site.yaml")
 	require.NoError(t, os.WriteFile(good, ex, 0o644))
 

@@ -45,17 +45,20 @@ type pairJob struct {
 	supDone    chan struct{}
 	annCancel  context.CancelFunc
 	annDone    chan struct{}
-	activeAt   time.Time // when this unit last became active
+	dcUntil    time.Time // while active: the datacenter counts as reached until then
 	dcFailedAt time.Time // when the datacenter last failed while active
 }
 
 // Tracking: how long a new active's tunnel may take to come up before its
-// datacenter check fails, and how long a unit that lost the datacenter
-// while active reports it lost after stepping down (so that with the
-// datacenter unreachable from both units, they do not take the role from
-// each other every grace period: both sick, neither takes over).
+// datacenter check fails; how long an active's tunnel may be down (a
+// datacenter failover, a fresh handshake after a split brain) before the
+// check fails; and how long a unit that lost the datacenter while active
+// reports it lost after stepping down (so that with the datacenter
+// unreachable from both units, they do not take the role from each other
+// every grace period: both sick, neither takes over).
 const (
 	tunnelGrace = 10 * time.Second
+	dcLossAfter = 5 * time.Second
 	dcCooldown  = 10 * time.Minute
 	// secondBurstAfter: like keepalived's garp_master_delay, announce the
 	// virtual IP once more a little after taking over, for hosts and
@@ -167,10 +170,10 @@ func (j *pairJob) track(ctx context.Context) {
 }
 
 // health is this unit's health now: WAN carrier, a readable WireGuard
-// device, and the datacenter (the tunnel up through its probes while
-// active, with a grace for the first handshake; on a standby, which cannot
-// probe through a tunnel it does not hold, "not lost recently while
-// active").
+// device, and the datacenter (while active: the tunnel up through its
+// probes within the last dcLossAfter, or within tunnelGrace of taking
+// over; on a standby, which cannot probe through a tunnel it does not
+// hold: not lost while active within dcCooldown).
 func (j *pairJob) health(now time.Time) ha.Health {
 	var h ha.Health
 	if up, err := j.carrier(j.d.site.WAN.Interface); err == nil && up {
@@ -182,8 +185,12 @@ func (j *pairJob) health(now time.Time) ha.Health {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.supCancel != nil {
-		st := j.d.sup.Status()
-		if st.State == tunnel.Up || now.Sub(j.activeAt) < tunnelGrace {
+		if j.d.sup.Status().State == tunnel.Up {
+			if until := now.Add(dcLossAfter); until.After(j.dcUntil) {
+				j.dcUntil = until
+			}
+		}
+		if now.Before(j.dcUntil) {
 			h |= ha.HealthDC
 		} else {
 			j.dcFailedAt = now
@@ -219,8 +226,12 @@ func (j *pairJob) BecomeStandby(ctx context.Context, cause string) error {
 	return nil
 }
 
-// Announce implements ha.Actions: one more burst (after a split brain).
+// Announce implements ha.Actions, after a split brain that this unit won:
+// one more gratuitous ARP burst for the office hosts, and a fresh
+// WireGuard handshake so that the datacenter's session and endpoint for
+// the site are this unit's (see tunnel.Supervisor.Rekey).
 func (j *pairJob) Announce(ctx context.Context) error {
+	j.d.sup.Rekey()
 	j.announce(ctx, false)
 	return nil
 }
@@ -278,7 +289,7 @@ func (j *pairJob) startTunnel(ctx context.Context) {
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
-	j.supCancel, j.supDone, j.activeAt = cancel, done, time.Now()
+	j.supCancel, j.supDone, j.dcUntil = cancel, done, time.Now().Add(tunnelGrace)
 	go func() {
 		defer close(done)
 		if err := j.d.runTunnel(sctx); err != nil && sctx.Err() == nil {

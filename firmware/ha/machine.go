@@ -42,6 +42,18 @@ func (s State) String() string {
 // MarshalText makes State print as its name in JSON.
 func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads a state's name, so that shisactl can decode the
+// daemon's status.
+func (s *State) UnmarshalText(b []byte) error {
+	for v := Init; v <= Frozen; v++ {
+		if v.String() == string(b) {
+			*s = v
+			return nil
+		}
+	}
+	return fmt.Errorf("ha: unknown role %q", b)
+}
+
 // Config is the election's part of the options.
 type Config struct {
 	// UnitID names this unit; the two units' ids differ. The unit id

@@ -134,6 +134,31 @@ func (h Health) Broken() string {
 // MarshalText makes Health print as its String in JSON.
 func (h Health) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
 
+// UnmarshalText reads what MarshalText wrote ("wan,!tunnel,dc"), so that
+// shisactl can decode the daemon's status.
+func (h *Health) UnmarshalText(b []byte) error {
+	var v Health
+	for part := range strings.SplitSeq(string(b), ",") {
+		name, failing := strings.CutPrefix(part, "!")
+		var bit Health
+		switch name {
+		case "wan":
+			bit = HealthWAN
+		case "tunnel":
+			bit = HealthTunnel
+		case "dc":
+			bit = HealthDC
+		default:
+			return fmt.Errorf("ha: unknown health check %q in %q", name, b)
+		}
+		if !failing {
+			v |= bit
+		}
+	}
+	*h = v
+	return nil
+}
+
 // Heartbeat is one heartbeat's content.
 type Heartbeat struct {
 	UnitID    string

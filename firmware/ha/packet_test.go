@@ -159,3 +159,30 @@ func TestReplayGuard(t *testing.T) {
 	check(10+recentBoots, 1, false, false) // remembered: seq 1 seen
 	check(2, 1, true, true)                // forgotten: long ago
 }
+
+// Status travels as JSON from shisad to shisactl: roles and health read
+// back as they were written.
+func TestTextRoundTrip(t *testing.T) {
+	for h := Health(0); h <= HealthOK; h++ {
+		b, _ := h.MarshalText()
+		var got Health
+		if err := got.UnmarshalText(b); err != nil || got != h {
+			t.Errorf("health %q read back as %v, %v; want %v", b, got, err, h)
+		}
+	}
+	for s := Init; s <= Frozen; s++ {
+		b, _ := s.MarshalText()
+		var got State
+		if err := got.UnmarshalText(b); err != nil || got != s {
+			t.Errorf("role %q read back as %v, %v", b, got, err)
+		}
+	}
+	var h Health
+	if err := h.UnmarshalText([]byte("wan,power")); err == nil || !strings.Contains(err.Error(), `unknown health check "power"`) {
+		t.Errorf("bad health: err = %v", err)
+	}
+	var s State
+	if err := s.UnmarshalText([]byte("master")); err == nil || !strings.Contains(err.Error(), `unknown role "master"`) {
+		t.Errorf("bad role: err = %v", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
@@ -199,6 +200,8 @@ type Supervisor struct {
 	logged    map[string]time.Time // logEvery's last warning per key
 	resolved  chan resolution      // answers of background DNS lookups
 	resolving sync.WaitGroup       // the lookups in flight
+
+	rekey atomic.Bool // Rekey was called: configure the peers afresh
 
 	mu   sync.Mutex // guards snap
 	snap Status
@@ -392,12 +395,23 @@ func (s *Supervisor) reset() {
 	s.devErrs, s.devErr = 0, nil
 	s.sharedFails, s.retryAt, s.retryGap = 0, time.Time{}, 0
 	s.pending = nil
+	s.rekey.Store(false)
 	for _, e := range s.eps {
 		e.health, e.misses, e.oks = Unknown, 0, 0
 		e.aliveSince, e.cleanSince, e.lastOK, e.rtt = time.Time{}, time.Time{}, time.Time{}, 0
 		e.peer = wgtypes.Peer{}
 	}
 }
+
+// Rekey makes the next round write the peers afresh (replacing them), so
+// that the next packet to the datacenter starts a new WireGuard handshake
+// instead of using the current session. A hot-standby unit that has just
+// won a split brain calls it: while both units were active with the same
+// site key, each one's handshakes ended the other's sessions at the
+// datacenter, and the winner's current session may be one the datacenter
+// has already dropped (WireGuard would notice only after REKEY_TIMEOUT).
+// Safe from any goroutine; a no-op when Run is not running.
+func (s *Supervisor) Rekey() { s.rekey.Store(true) }
 
 // deviceGoneRounds of unreadable device in a row end Run with an error.
 const deviceGoneRounds = 20
@@ -431,6 +445,9 @@ func (s *Supervisor) step(ctx context.Context) {
 	}
 	s.takeResolved()
 	s.lookUp(ctx, time.Now())
+	if s.rekey.Swap(false) {
+		s.applied = false
+	}
 	if !s.applied {
 		if err := s.configure(); err != nil {
 			s.logEvery("configure", "configuring the WireGuard device failed; retrying", "err", err)

@@ -27,8 +27,9 @@ type fakeNet struct {
 	mu      sync.Mutex
 	up      map[string]bool // endpoint host:port → answering
 	peers   []wgtypes.Peer
-	configs int
-	pings   map[netip.Addr]int // probes sent, by destination
+	configs  int
+	replaces int                // configs that replaced every peer
+	pings    map[netip.Addr]int // probes sent, by destination
 }
 
 func newFakeNet(endpoints ...string) *fakeNet {
@@ -51,6 +52,7 @@ func (n *fakeNet) Configure(cfg wgtypes.Config) error {
 	n.configs++
 	if cfg.ReplacePeers {
 		n.peers = nil
+		n.replaces++
 	}
 	for _, pc := range cfg.Peers {
 		i := slices.IndexFunc(n.peers, func(p wgtypes.Peer) bool { return p.PublicKey == pc.PublicKey })
@@ -281,6 +283,30 @@ func TestRunAgainAfterStop(t *testing.T) {
 		require.NoError(t, <-done)
 		dev, _ = r.net.Device()
 		assert.Empty(t, dev.Peers)
+	})
+}
+
+// Rekey replaces the peers once (a fresh handshake follows) and changes
+// nothing else: the tunnel stays up on the same endpoint.
+func TestRekey(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := start(t, false, nil)
+		time.Sleep(2 * time.Second)
+		r.net.mu.Lock()
+		before := r.net.replaces
+		r.net.mu.Unlock()
+		require.Equal(t, 1, before, "the first round writes the whole peer set")
+		r.sup.Rekey()
+		time.Sleep(2 * time.Second)
+		r.net.mu.Lock()
+		after := r.net.replaces
+		r.net.mu.Unlock()
+		assert.Equal(t, 2, after, "one Rekey, one more replacement")
+		st := r.sup.Status()
+		assert.Equal(t, Up, st.State)
+		assert.Equal(t, "dc1", st.Active)
+		assert.Equal(t, 0, r.ev.count("tunnel.failover"))
+		require.NoError(t, r.stop())
 	})
 }
 

@@ -24,9 +24,9 @@ import (
 // an endpoint that is up. It models both key layouts faithfully because it
 // routes by the device's own configuration, as WireGuard does.
 type fakeNet struct {
-	mu      sync.Mutex
-	up      map[string]bool // endpoint host:port → answering
-	peers   []wgtypes.Peer
+	mu       sync.Mutex
+	up       map[string]bool // endpoint host:port → answering
+	peers    []wgtypes.Peer
 	configs  int
 	replaces int                // configs that replaced every peer
 	pings    map[netip.Addr]int // probes sent, by destination

@@ -43,7 +43,7 @@ if [ -d firmware/itest ]; then
 		echo "bench: not root: the namespace benchmarks in firmware/itest will skip; run sudo make bench"
 	fi
 	echo "bench: go test -run '^TestBench' ./firmware/itest/..."
-	if ! go test -run '^TestBench' -count=1 -v -timeout 30m ./firmware/itest/...; then
+	if ! go test -run '^TestBench' -count=1 -v -timeout 60m ./firmware/itest/...; then
 		failed+=("go test -run '^TestBench' ./firmware/itest/...")
 	fi
 else

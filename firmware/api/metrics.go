@@ -85,6 +85,9 @@ func writeMetrics(w *bytes.Buffer, st Status, now time.Time, authFailures uint64
 	if st.NextOutage != nil {
 		p.gauge("shisa_outage_planned_active", "1 while a planned power outage is in progress.", b01(st.NextOutage.Active(now)))
 	}
+	if st.Pair != nil {
+		p.pair(w, st.Pair)
+	}
 	p.counter("shisa_api_auth_failures_total", "Management API requests refused for a missing or wrong token.", int64(authFailures))
 
 	rt := st.Runtime

@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -443,7 +445,48 @@ func TestHotStandbyInNamespaces(t *testing.T) {
 		tl.at(ans.sent, "office: echo still answered through b after a woke")
 	}
 
-	// 8. Both stop cleanly.
+	// 8. Maintenance: `shisactl ha handover` on the active (b) moves the
+	// role to a; a refused handover (on the standby) says why.
+	ctl := netnstest.BuildBinary(t, "github.com/shisa-gw/shisa/firmware/cmd/shisactl")
+	shisactl := func(u *pairUnit, args ...string) (string, error) {
+		out, err := exec.CommandContext(t.Context(), ctl, append([]string{"--socket", u.sock}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := shisactl(a, "ha", "handover"); err == nil || !strings.Contains(out, "not active") {
+		t.Errorf("handover on the standby: %v, %q; want a refusal saying it is not active", err, out)
+	} else {
+		tl.now("shisactl ha handover on the standby a: refused: %s", strings.TrimSpace(out))
+	}
+	handover := time.Now()
+	if out, err := shisactl(b, "ha", "handover"); err != nil {
+		t.Fatalf("shisactl ha handover on b: %v\n%s", err, out)
+	}
+	ps.wait(a, "a active after the handover", 5*time.Second, activeWithTunnel)
+	st = ps.wait(b, "b standby after the handover", 5*time.Second, standbyWithPeer)
+	if !st.Pair.Handover {
+		t.Error("b does not show its handover")
+	}
+	if ans, err := u.await(t, handover, 10*time.Second); err != nil {
+		t.Fatalf("UDP echo after the handover: %v", err)
+	} else {
+		tl.at(ans.sent, "shisactl ha handover on b: a active; echo answered through a, sent %.3fs after the command", ans.sent.Sub(handover).Seconds())
+	}
+	out, err := shisactl(b, "status")
+	if err != nil {
+		t.Fatalf("shisactl status: %v\n%s", err, out)
+	}
+	for _, want := range []string{"role      standby", "pair      STANDBY", "HANDING OVER", "peer      a ACTIVE", "last heartbeat"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("shisactl status on b lacks %q:\n%s", want, out)
+		}
+	}
+	t.Logf("shisactl status on b:\n%s", out)
+	if out, err := shisactl(b, "ha", "handover", "--clear"); err != nil {
+		t.Fatalf("shisactl ha handover --clear: %v\n%s", err, out)
+	}
+	ps.wait(b, "b's handover cleared", 5*time.Second, func(st *api.Status) bool { return standbyWithPeer(st) && !st.Pair.Handover })
+
+	// 9. Both stop cleanly.
 	for _, x := range []*pairUnit{b, a} {
 		if err := stopShisad(x.proc, 5*time.Second); err != nil {
 			t.Fatalf("unit %s: SIGTERM: %v\n%s", x.name, err, x.proc.Output())

@@ -23,7 +23,9 @@ import (
 	"github.com/shisa-gw/shisa/firmware/atomicfile"
 	"github.com/shisa-gw/shisa/firmware/config"
 	"github.com/shisa-gw/shisa/firmware/fleet"
+	"github.com/shisa-gw/shisa/firmware/ha"
 	"github.com/shisa-gw/shisa/firmware/journal"
+	"github.com/shisa-gw/shisa/firmware/tunnel"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -232,6 +234,12 @@ func printStatus(w io.Writer, st *api.Status, now time.Time) {
 	if st.Pair != nil {
 		printPair(w, st.Pair, now)
 	}
+	if st.Pair != nil && st.Pair.Role != ha.Active && t.State == tunnel.Stopped {
+		// The endpoints' figures are from when this unit was last active.
+		fmt.Fprintf(w, "tunnel    held by the active unit (this one is %s; %s backend on %s, no datacenter peer)\n", st.Pair.Role, st.Backend, st.Interface)
+		printRecent(w, st)
+		return
+	}
 	fmt.Fprintf(w, "tunnel    %s via %s (%s keys, %s backend on %s) for %s\n", strings.ToUpper(t.State.String()), t.Active, t.Layout, st.Backend, st.Interface, fleet.Age(now.Sub(t.Since)))
 	if t.Reason != "" {
 		fmt.Fprintf(w, "reason    %s\n", t.Reason)
@@ -255,6 +263,10 @@ func printStatus(w io.Writer, st *api.Status, now time.Time) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Health, act, rtt, hs, sizeIEC(e.RxBytes), sizeIEC(e.TxBytes), e.Endpoint)
 	}
 	tw.Flush()
+	printRecent(w, st)
+}
+
+func printRecent(w io.Writer, st *api.Status) {
 	if len(st.Events) > 0 {
 		fmt.Fprintln(w, "\nrecent events")
 		printEvents(w, st.Events)

@@ -1,0 +1,79 @@
+package api
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/shisa-gw/shisa/firmware/ha"
+)
+
+// pairBackend is a fakeBackend that can hand over.
+type pairBackend struct {
+	fakeBackend
+	calls []bool
+	err   error
+}
+
+func (p *pairBackend) Handover(on bool) error {
+	p.calls = append(p.calls, on)
+	return p.err
+}
+
+func TestHandoverRoutes(t *testing.T) {
+	b := &pairBackend{fakeBackend: newBackend(t, 0)}
+	h := Handler(b, nil)
+	do := func(method, url string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(method, url, nil))
+		return rec
+	}
+	rec := do(http.MethodPost, "/v1/ha/handover")
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	assert.Contains(t, rec.Body.String(), `"handover": true`)
+	rec = do(http.MethodDelete, "/v1/ha/handover")
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	assert.Equal(t, []bool{true, false}, b.calls)
+
+	b.err = errors.New("the peer b is silent: no one to hand over to")
+	rec = do(http.MethodPost, "/v1/ha/handover")
+	assert.Equal(t, http.StatusConflict, rec.Code)
+	assert.Contains(t, rec.Body.String(), "the peer b is silent")
+
+	assert.Equal(t, http.StatusMethodNotAllowed, do(http.MethodGet, "/v1/ha/handover").Code)
+	assert.Equal(t, http.StatusBadRequest, do(http.MethodPost, "/v1/ha/handover?now=1").Code)
+	assert.Len(t, b.calls, 3, "a refused request does not reach the backend")
+
+	// A backend without a pair: not built.
+	rec = httptest.NewRecorder()
+	Handler(newBackend(t, 0), nil).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/ha/handover", nil))
+	assert.Equal(t, http.StatusNotImplemented, rec.Code)
+}
+
+func TestPairMetrics(t *testing.T) {
+	st := Status{Version: "dev", Pair: &ha.Status{
+		MachineStatus: ha.MachineStatus{Role: ha.Standby, Priority: 100, Effective: 100, Activations: 2,
+			Peer: &ha.PeerStatus{UnitID: "a", Alive: true, Role: ha.Active, AgeMs: 12}},
+		Sent: 500, Received: 490, Rejected: map[string]uint64{"forged": 3, "replayed": 1},
+	}}
+	var buf bytes.Buffer
+	writeMetrics(&buf, st, time.Now(), 0)
+	got := parseProm(t, buf.String())
+	for k, v := range map[string]float64{
+		"shisa_ha_active": 0, `shisa_ha_role{role="standby"}`: 1, `shisa_ha_role{role="active"}`: 0,
+		"shisa_ha_effective_priority": 100, "shisa_ha_peer_alive": 1, "shisa_ha_peer_heartbeat_age_seconds": 0.012,
+		"shisa_ha_activations_total": 2, "shisa_ha_heartbeats_sent_total": 500, "shisa_ha_heartbeats_received_total": 490,
+		`shisa_ha_heartbeats_rejected_total{reason="forged"}`: 3, `shisa_ha_heartbeats_rejected_total{reason="replayed"}`: 1,
+	} {
+		assert.Equal(t, v, got[k], k)
+	}
+	buf.Reset()
+	writeMetrics(&buf, Status{Version: "dev"}, time.Now(), 0)
+	assert.NotContains(t, buf.String(), "shisa_ha_", "a box without a pair has no pair metrics")
+}

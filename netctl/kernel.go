@@ -50,24 +50,60 @@ func (k Kernel) LinkState(name string) (int, bool, error) {
 // Carrier reports whether the link can carry traffic now: administratively
 // up and operationally up (a cable or peer on the other end). Links whose
 // driver reports no operational state (unknown) count by their lower-up
-// flag. It is outside [Netlink] because only health tracking needs it.
+// flag. It is outside [Netlink] because only health tracking needs it; a
+// caller that asks often should use a [CarrierReader].
 func (k Kernel) Carrier(name string) (bool, error) {
 	l, err := k.link(name)
 	if err != nil {
 		return false, err
 	}
+	return hasCarrier(l), nil
+}
+
+func hasCarrier(l netlink.Link) bool {
 	a := l.Attrs()
 	if a.Flags&net.FlagUp == 0 {
-		return false, nil
+		return false
 	}
 	switch a.OperState {
 	case netlink.OperUp:
-		return true, nil
+		return true
 	case netlink.OperUnknown:
-		return a.RawFlags&unix.IFF_LOWER_UP != 0, nil
+		return a.RawFlags&unix.IFF_LOWER_UP != 0
 	}
-	return false, nil
+	return false
 }
+
+// CarrierReader is Kernel.Carrier over one netlink socket kept open, for
+// a caller that asks many times a second (a hot-standby unit's WAN
+// tracking): one request and one answer per call instead of opening,
+// binding and closing a socket each time. It acts in the network
+// namespace it was made in. Not safe for concurrent use.
+type CarrierReader struct{ h *netlink.Handle }
+
+// NewCarrierReader opens the netlink socket.
+func NewCarrierReader() (*CarrierReader, error) {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("netctl: opening a netlink socket: %w", err)
+	}
+	return &CarrierReader{h: h}, nil
+}
+
+// Carrier is Kernel.Carrier.
+func (c *CarrierReader) Carrier(name string) (bool, error) {
+	l, err := c.h.LinkByName(name)
+	if err != nil {
+		if _, ok := errors.AsType[netlink.LinkNotFoundError](err); ok {
+			return false, fmt.Errorf("netctl: link %s: %w", name, ErrNoLink)
+		}
+		return false, fmt.Errorf("netctl: link %s: %w", name, err)
+	}
+	return hasCarrier(l), nil
+}
+
+// Close closes the socket.
+func (c *CarrierReader) Close() { c.h.Close() }
 
 // LinkSetMTU implements [Netlink].
 func (k Kernel) LinkSetMTU(name string, mtu int) error {

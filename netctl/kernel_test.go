@@ -171,6 +171,20 @@ func TestKernelCarrier(t *testing.T) {
 	enterNewNetns(t)
 	ipCmd(t, "link", "add", "wan0", "type", "veth", "peer", "name", "far0")
 	k := netctl.Kernel{}
+	cr, err := netctl.NewCarrierReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cr.Close()
+	check := func(what string, want bool) {
+		t.Helper()
+		for _, f := range []func(string) (bool, error){k.Carrier, cr.Carrier} {
+			if up, err := f("wan0"); err != nil || up != want {
+				t.Fatalf("%s: Carrier = %v, %v; want %v, nil", what, up, err, want)
+			}
+		}
+	}
+	check("wan0 down", false)
 	up, err := k.Carrier("wan0")
 	if err != nil || up {
 		t.Fatalf("wan0 down: Carrier = %v, %v; want false, nil", up, err)
@@ -184,7 +198,13 @@ func TestKernelCarrier(t *testing.T) {
 	if up, err := k.Carrier("wan0"); err != nil || up {
 		t.Fatalf("far end down: Carrier = %v, %v; want false, nil", up, err)
 	}
+	check("far end down", false)
+	ipCmd(t, "link", "set", "far0", "up")
+	check("far end up again", true)
 	if _, err := k.Carrier("nothing0"); !errors.Is(err, netctl.ErrNoLink) {
 		t.Fatalf("missing link: err = %v; want ErrNoLink", err)
+	}
+	if _, err := cr.Carrier("nothing0"); !errors.Is(err, netctl.ErrNoLink) {
+		t.Fatalf("missing link (reader): err = %v; want ErrNoLink", err)
 	}
 }

@@ -36,9 +36,14 @@ type pairJob struct {
 	link  string       // lan.interface
 	vip   netip.Prefix // the virtual IP as a /32
 	check *watchdog.Check
-	// carrier reads the WAN link's carrier (netctl.Kernel.Carrier).
-	carrier func(string) (bool, error)
+	// cr reads the WAN link's carrier; track's goroutine only.
+	cr      *netctl.CarrierReader
 	fatal   chan error // the tunnel supervisor failed: the daemon exits
+
+	// Owned by track's goroutine: the WireGuard device is read once a
+	// second, not at every tracking round (each read is a full dump).
+	devOK bool
+	devAt time.Time
 
 	mu         sync.Mutex // guards the fields below
 	supCancel  context.CancelFunc
@@ -86,7 +91,7 @@ func (d *Daemon) openPair() (*pairJob, error) {
 	j := &pairJob{
 		d: d, log: d.log.With("job", "ha"), nl: nl, garp: netctl.KernelGARP{},
 		link: d.site.LAN.Interface, vip: netip.PrefixFrom(p.VirtualIP.Addr(), 32),
-		carrier: netctl.Kernel{}.Carrier, fatal: make(chan error, 1),
+		fatal: make(chan error, 1),
 	}
 	// A unit that crashed while active may still hold the virtual IP:
 	// drop it until the election says otherwise.
@@ -95,8 +100,12 @@ func (d *Daemon) openPair() (*pairJob, error) {
 	} else if changed {
 		d.event("ha.vip_removed", fmt.Sprintf("removed the virtual IP %s left on %s by an earlier run", j.vip.Addr(), j.link), map[string]any{"vip": j.vip.Addr().String()})
 	}
+	if j.cr, err = netctl.NewCarrierReader(); err != nil {
+		return nil, err
+	}
 	j.udp, err = ha.ListenUDP(netip.AddrPortFrom(p.Address, uint16(p.Port)), netip.AddrPortFrom(p.Peer(), uint16(p.Port)))
 	if err != nil {
+		j.cr.Close()
 		return nil, err
 	}
 	interval := p.Interval.D()
@@ -115,6 +124,7 @@ func (d *Daemon) openPair() (*pairJob, error) {
 		Logger: d.log, Alive: j.check.Report, BeforeStep: d.testHooks(),
 	})
 	if err != nil {
+		j.cr.Close()
 		return nil, errors.Join(err, j.udp.Close())
 	}
 	return j, nil
@@ -128,7 +138,10 @@ func (j *pairJob) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Go(func() { j.track(ctx) })
+	wg.Go(func() {
+		defer j.cr.Close()
+		j.track(ctx)
+	})
 	done := make(chan error, 1)
 	go func() { done <- j.node.Run(ctx) }()
 	var err error
@@ -176,10 +189,14 @@ func (j *pairJob) track(ctx context.Context) {
 // hold: not lost while active within dcCooldown).
 func (j *pairJob) health(now time.Time) ha.Health {
 	var h ha.Health
-	if up, err := j.carrier(j.d.site.WAN.Interface); err == nil && up {
+	if up, err := j.cr.Carrier(j.d.site.WAN.Interface); err == nil && up {
 		h |= ha.HealthWAN
 	}
-	if _, err := j.d.wg.Device(); err == nil {
+	if now.Sub(j.devAt) >= time.Second {
+		_, err := j.d.wg.Device()
+		j.devOK, j.devAt = err == nil, now
+	}
+	if j.devOK {
 		h |= ha.HealthTunnel
 	}
 	j.mu.Lock()

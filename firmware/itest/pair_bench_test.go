@@ -144,3 +144,48 @@ func TestBenchHAFalseFailovers(t *testing.T) {
 	f.Note = fmt.Sprintf("two shisad units, default pair settings, %v with %.1f%% of heartbeats dropped at random both ways (nftables numgen in each unit: %d dropped of %d); counts activations beyond the first", soak, lossPct, dropped, dropped+passed)
 	writeFigure(t, f)
 }
+
+// TestBenchHAIdle measures ha_idle_cpu_pct: the CPU of each unit of an idle
+// pair (100 heartbeats a second each way, health tracking every 50 ms), as
+// a percentage of one core, over 6 windows of 10 s per unit.
+func TestBenchHAIdle(t *testing.T) {
+	requireBench(t)
+	ps := newPairSite(t)
+	a, b := ps.units[0], ps.units[1]
+	ps.start(a)
+	ps.wait(a, "a active", 20*time.Second, activeWithTunnel)
+	ps.start(b)
+	ps.wait(b, "b standby", 20*time.Second, standbyWithPeer)
+	time.Sleep(3 * time.Second)
+	const window = 10 * time.Second
+	var samples []float64
+	var byUnit [2][]float64
+	prev := [2]time.Duration{}
+	for i, u := range ps.units {
+		c, err := procCPU(u.proc.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev[i] = c
+	}
+	prevT := time.Now()
+	for range 6 {
+		time.Sleep(window)
+		now := time.Now()
+		for i, u := range ps.units {
+			c, err := procCPU(u.proc.Pid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pct := (c - prev[i]).Seconds() / now.Sub(prevT).Seconds() * 100
+			samples = append(samples, pct)
+			byUnit[i] = append(byUnit[i], pct)
+			prev[i] = c
+		}
+		prevT = now
+	}
+	t.Logf("active a: %v; standby b: %v (%% of one core per 10 s window)", byUnit[0], byUnit[1])
+	f := benchfig.FromSamples("ha_idle_cpu_pct", "%", samples, 5)
+	f.Note = "CPU of each shisad of an idle pair (active with its tunnel, and standby), % of one core, 6 windows of 10 s per unit; 10 ms heartbeats both ways, health tracking every 50 ms, GOMAXPROCS=1; perf shows about half of it in the kernel sending over veth and the bridge (the receiving side's softirq runs in the sender's context) and in the runtime's sysmon"
+	writeFigure(t, f)
+}

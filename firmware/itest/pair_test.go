@@ -166,10 +166,15 @@ pair:
 	return ps
 }
 
-// start starts the unit's shisad.
+// start starts the unit's shisad, with SHISA_BENCH_ENV's VAR=value words
+// (if any) in its environment.
 func (ps *pairSite) start(u *pairUnit) {
 	ps.t.Helper()
-	u.proc = u.ns.Start(ps.bin, "-config", u.config, "-state", u.state)
+	argv := []string{ps.bin, "-config", u.config, "-state", u.state}
+	if v := os.Getenv("SHISA_BENCH_ENV"); v != "" {
+		argv = append(append([]string{"env"}, strings.Fields(v)...), argv...)
+	}
+	u.proc = u.ns.Start(argv[0], argv[1:]...)
 	ps.mu.Lock()
 	ps.pids = append(ps.pids, u.proc.Pid)
 	ps.mu.Unlock()

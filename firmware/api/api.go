@@ -168,6 +168,14 @@ func (st *Status) Problems() []string {
 	if st.UPS.OnBattery() {
 		p = append(p, "on battery ("+st.UPS.State+")")
 	}
+	if pr := st.Pair; pr != nil {
+		switch peer := pr.Peer; {
+		case peer == nil || !peer.Alive:
+			p = append(p, "hot standby: peer unit silent")
+		case !peer.Health.Eligible():
+			p = append(p, "hot standby: peer unit "+peer.UnitID+" cannot take over ("+peer.Health.Broken()+")")
+		}
+	}
 	return p
 }
 

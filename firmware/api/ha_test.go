@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shisa-gw/shisa/firmware/ha"
+	"github.com/shisa-gw/shisa/firmware/tunnel"
 )
 
 // pairBackend is a fakeBackend that can hand over.
@@ -76,4 +77,15 @@ func TestPairMetrics(t *testing.T) {
 	buf.Reset()
 	writeMetrics(&buf, Status{Version: "dev"}, time.Now(), 0)
 	assert.NotContains(t, buf.String(), "shisa_ha_", "a box without a pair has no pair metrics")
+}
+
+func TestPairProblems(t *testing.T) {
+	st := Status{Tunnel: tunnel.Status{State: tunnel.Up}, Pair: &ha.Status{MachineStatus: ha.MachineStatus{Role: ha.Active}}}
+	assert.Equal(t, []string{"hot standby: peer unit silent"}, st.Problems(), "never heard")
+	st.Pair.Peer = &ha.PeerStatus{UnitID: "b", Alive: false}
+	assert.Equal(t, []string{"hot standby: peer unit silent"}, st.Problems())
+	st.Pair.Peer = &ha.PeerStatus{UnitID: "b", Alive: true, Health: ha.HealthTunnel | ha.HealthDC}
+	assert.Equal(t, []string{"hot standby: peer unit b cannot take over (WAN link down)"}, st.Problems())
+	st.Pair.Peer.Health = ha.HealthOK
+	assert.Empty(t, st.Problems(), "a live, healthy peer is no problem")
 }

@@ -37,8 +37,8 @@ type pairJob struct {
 	vip   netip.Prefix // the virtual IP as a /32
 	check *watchdog.Check
 	// cr reads the WAN link's carrier; track's goroutine only.
-	cr      *netctl.CarrierReader
-	fatal   chan error // the tunnel supervisor failed: the daemon exits
+	cr    *netctl.CarrierReader
+	fatal chan error // the tunnel supervisor failed: the daemon exits
 
 	// Owned by track's goroutine: the WireGuard device is read once a
 	// second, not at every tracking round (each read is a full dump).

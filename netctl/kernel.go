@@ -105,6 +105,23 @@ func (c *CarrierReader) Carrier(name string) (bool, error) {
 // Close closes the socket.
 func (c *CarrierReader) Close() { c.h.Close() }
 
+// ForgetNeighbor deletes link's neighbour (ARP) entry for ip, if there is
+// one, so that the next packet to ip resolves its address afresh. After a
+// link comes back, an entry that failed while it was down otherwise holds
+// packets for up to a second (the kernel's retransmit time) before it asks
+// again; a hot-standby unit's heartbeats cannot wait that long.
+func (c *CarrierReader) ForgetNeighbor(link string, ip netip.Addr) error {
+	l, err := c.h.LinkByName(link)
+	if err != nil {
+		return fmt.Errorf("netctl: link %s: %w", link, err)
+	}
+	err = c.h.NeighDel(&netlink.Neigh{LinkIndex: l.Attrs().Index, IP: ip.AsSlice()})
+	if err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("netctl: forgetting %s's neighbour entry for %s: %w", link, ip, err)
+	}
+	return nil
+}
+
 // LinkSetMTU implements [Netlink].
 func (k Kernel) LinkSetMTU(name string, mtu int) error {
 	l, err := k.link(name)

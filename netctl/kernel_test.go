@@ -208,3 +208,31 @@ func TestKernelCarrier(t *testing.T) {
 		t.Fatalf("missing link (reader): err = %v; want ErrNoLink", err)
 	}
 }
+
+func TestForgetNeighbor(t *testing.T) {
+	enterNewNetns(t)
+	ipCmd(t, "link", "add", "lan0", "type", "veth", "peer", "name", "far0")
+	ipCmd(t, "link", "set", "lan0", "up")
+	ipCmd(t, "addr", "add", "192.168.10.2/24", "dev", "lan0")
+	ipCmd(t, "neigh", "replace", "192.168.10.3", "lladdr", "02:00:00:00:00:03", "dev", "lan0", "nud", "stale")
+	cr, err := netctl.NewCarrierReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cr.Close()
+	if out := ipCmd(t, "neigh", "show", "dev", "lan0"); !strings.Contains(out, "192.168.10.3") {
+		t.Fatalf("setup: no entry: %q", out)
+	}
+	if err := cr.ForgetNeighbor("lan0", netip.MustParseAddr("192.168.10.3")); err != nil {
+		t.Fatal(err)
+	}
+	if out := ipCmd(t, "neigh", "show", "dev", "lan0"); strings.Contains(out, "192.168.10.3") {
+		t.Errorf("entry left: %q", out)
+	}
+	if err := cr.ForgetNeighbor("lan0", netip.MustParseAddr("192.168.10.3")); err != nil {
+		t.Errorf("forgetting an absent entry: %v", err)
+	}
+	if err := cr.ForgetNeighbor("nothing0", netip.MustParseAddr("192.168.10.3")); err == nil {
+		t.Error("a missing link: no error")
+	}
+}

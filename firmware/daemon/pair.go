@@ -19,7 +19,7 @@ import (
 // (package ha decides) and does what the election asks (netctl acts): the
 // LAN virtual IP, gratuitous ARP and the tunnel supervisor, which runs only
 // while this unit is active. It also tells the election how healthy this
-// unit is (WAN carrier, WireGuard device, datacenter probes).
+// unit is (WAN and LAN carrier, WireGuard device, datacenter probes).
 //
 // Both units keep their WireGuard device, with the site's key and tunnel
 // address, at all times; only the active one holds the datacenter peer, so
@@ -44,6 +44,7 @@ type pairJob struct {
 	// second, not at every tracking round (each read is a full dump).
 	devOK bool
 	devAt time.Time
+	lanUp bool // the LAN link's carrier at the last round
 
 	mu         sync.Mutex // guards the fields below
 	supCancel  context.CancelFunc
@@ -182,8 +183,8 @@ func (j *pairJob) track(ctx context.Context) {
 	}
 }
 
-// health is this unit's health now: WAN carrier, a readable WireGuard
-// device, and the datacenter (while active: the tunnel up through its
+// health is this unit's health now: WAN and LAN carrier, a readable
+// WireGuard device, and the datacenter (while active: the tunnel up through its
 // probes within the last dcLossAfter, or within tunnelGrace of taking
 // over; on a standby, which cannot probe through a tunnel it does not
 // hold: not lost while active within dcCooldown).
@@ -192,6 +193,20 @@ func (j *pairJob) health(now time.Time) ha.Health {
 	if up, err := j.cr.Carrier(j.d.site.WAN.Interface); err == nil && up {
 		h |= ha.HealthWAN
 	}
+	lanUp, err := j.cr.Carrier(j.link)
+	lanUp = lanUp && err == nil
+	if lanUp {
+		h |= ha.HealthLAN
+		if !j.lanUp {
+			// The cable is back: the ARP entry for the peer failed while
+			// it was out and would hold the heartbeats for up to a
+			// second; resolve it afresh with the next one.
+			if err := j.cr.ForgetNeighbor(j.link, j.d.site.Pair.Peer()); err != nil {
+				j.log.Warn("cannot reset the peer's ARP entry", "err", err)
+			}
+		}
+	}
+	j.lanUp = lanUp
 	if now.Sub(j.devAt) >= time.Second {
 		_, err := j.d.wg.Device()
 		j.devOK, j.devAt = err == nil, now

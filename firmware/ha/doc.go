@@ -41,8 +41,13 @@
 //
 // # The election
 //
-// A unit may become active only when eligible: WAN link and tunnel up
-// (for a standby, "tunnel up" means it could bring it up). Between two
+// A unit may become active only when eligible: WAN link, tunnel and LAN
+// link up (for a standby, "tunnel up" means it could bring it up). An
+// active unit whose LAN link goes down steps down at once, heard peer or
+// not: it can serve no one, and its tunnel would only fight the peer's for
+// the datacenter's endpoint. A unit that becomes eligible again (a cable
+// plugged back) does not take over on the silence it heard while it was
+// cut off: like a unit starting, it listens for a dead time first. Between two
 // units, the order is: eligible first, then the one not handing over,
 // then the higher effective priority (the configured one lowered by
 // TrackPenalty per failing check, or to 0), then the unit id that sorts

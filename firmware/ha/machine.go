@@ -190,6 +190,7 @@ type Machine struct {
 	splitWon     bool      // won a split brain; announce again when it ends
 	rejoin       bool      // active, and the peer came back after a silence
 	noteIneligib bool      // "peer silent but not eligible" reported
+	eligibleAt   time.Time // when this unit last became eligible
 
 	activations int
 	freezes     int
@@ -322,6 +323,9 @@ func (m *Machine) Heartbeat(now time.Time, hb Heartbeat) []Output {
 // SetHealth reports this unit's health checks.
 func (m *Machine) SetHealth(now time.Time, h Health) []Output {
 	outs := m.advance(now, nil)
+	if !m.health.Eligible() && h.Eligible() {
+		m.eligibleAt = now
+	}
 	m.health = h & HealthOK
 	return m.evaluate(now, outs)
 }
@@ -519,6 +523,12 @@ func (m *Machine) evaluate(now time.Time, outs []Output) []Output {
 	case Standby:
 		if !alive {
 			m.preemptSince = time.Time{}
+			if self.eligible && now.Sub(m.eligibleAt) < m.dead {
+				// Just eligible again (a cable plugged back): the silence
+				// may be this unit's own deafness. Listen for a dead time
+				// first, as at start.
+				return outs
+			}
 			if self.eligible {
 				name := "peer"
 				if m.peer.hb.UnitID != "" {
@@ -569,6 +579,12 @@ func (m *Machine) evaluate(now time.Time, outs []Output) []Output {
 		return outs
 
 	case Active:
+		if m.health&HealthLAN == 0 {
+			// Cut off from the office, this unit serves no one; holding
+			// the tunnel would only make the datacenter's endpoint for
+			// the site flap between it and the peer that took over.
+			return append(outs, m.toStandby(now, "this unit's LAN link is down: it cannot reach the office"))
+		}
 		if !alive || m.peer.hb.Role != Active {
 			if m.rejoin && alive {
 				// The loser often steps down before this unit ever hears

@@ -1,6 +1,7 @@
 package ha
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -131,13 +132,15 @@ func TestInitAloneBecomesActiveAfterDeadTime(t *testing.T) {
 
 func TestInitIneligibleStaysStandbyUntilHealthy(t *testing.T) {
 	h := newMH(t, Config{})
-	h.keep(h.m.SetHealth(h.now, HealthDC)) // WAN and tunnel down
+	h.keep(h.m.SetHealth(h.now, HealthDC|HealthLAN)) // WAN and tunnel down
 	h.run(time.Second)
 	h.want(Standby)
 	if !strings.Contains(h.reason(), "WAN link and tunnel down") {
 		t.Errorf("reason %q", h.reason())
 	}
 	h.keep(h.m.SetHealth(h.now, HealthOK))
+	h.want(Standby) // eligible again: it listens for a dead time first
+	h.run(h.m.dead + ival)
 	h.want(Active)
 	if !strings.Contains(h.reason(), "silent") {
 		t.Errorf("reason %q", h.reason())
@@ -228,7 +231,7 @@ func TestStandbyIneligibleDoesNotTakeOver(t *testing.T) {
 	h := newMH(t, Config{})
 	h.peer = peerHB(Active, 200, HealthOK)
 	h.run(100 * time.Millisecond)
-	h.keep(h.m.SetHealth(h.now, HealthTunnel|HealthDC))
+	h.keep(h.m.SetHealth(h.now, HealthTunnel|HealthDC|HealthLAN))
 	h.peer = nil
 	h.run(time.Second)
 	h.want(Standby)
@@ -236,6 +239,8 @@ func TestStandbyIneligibleDoesNotTakeOver(t *testing.T) {
 		t.Errorf("%d standby events: %+v", n, h.kinds(KindStandby))
 	}
 	h.keep(h.m.SetHealth(h.now, HealthOK))
+	h.want(Standby) // eligible again: it listens for a dead time first
+	h.run(h.m.dead + ival)
 	h.want(Active)
 }
 
@@ -261,7 +266,7 @@ func TestPreemption(t *testing.T) {
 		h := newMH(t, Config{Priority: 200, Preempt: true, PreemptDelay: 5 * time.Second})
 		h.peer = peerHB(Active, 100, HealthOK)
 		h.run(4 * time.Second)
-		h.keep(h.m.SetHealth(h.now, HealthWAN|HealthTunnel)) // sick: effective 0
+		h.keep(h.m.SetHealth(h.now, HealthWAN|HealthTunnel|HealthLAN)) // sick: effective 0
 		h.run(time.Second)
 		h.keep(h.m.SetHealth(h.now, HealthOK))
 		h.run(4 * time.Second)
@@ -290,13 +295,14 @@ func TestTracking(t *testing.T) {
 		penalty    int
 		want       State
 	}{
-		{"active DC probes fail, standby healthy", HealthOK, HealthWAN | HealthTunnel, 0, Active},
-		{"active WAN down, standby healthy", HealthOK, HealthTunnel | HealthDC, 0, Active},
-		{"active tunnel down, standby DC probes fail", HealthWAN | HealthTunnel, HealthWAN | HealthDC, 0, Active},
-		{"both DC probes fail", HealthWAN | HealthTunnel, HealthWAN | HealthTunnel, 0, Standby},
-		{"both WAN down: keep the active", HealthTunnel | HealthDC, HealthTunnel | HealthDC, 0, Standby},
-		{"active WAN down, standby tunnel down", HealthWAN | HealthDC, HealthTunnel | HealthDC, 0, Standby},
-		{"small penalty keeps the higher active", HealthOK, HealthWAN | HealthTunnel, 10, Standby},
+		{"active DC probes fail, standby healthy", HealthOK, HealthWAN | HealthTunnel | HealthLAN, 0, Active},
+		{"active WAN down, standby healthy", HealthOK, HealthTunnel | HealthDC | HealthLAN, 0, Active},
+		{"active LAN down, standby healthy", HealthOK, HealthWAN | HealthTunnel | HealthDC, 0, Active},
+		{"active tunnel down, standby DC probes fail", HealthWAN | HealthTunnel | HealthLAN, HealthWAN | HealthDC | HealthLAN, 0, Active},
+		{"both DC probes fail", HealthWAN | HealthTunnel | HealthLAN, HealthWAN | HealthTunnel | HealthLAN, 0, Standby},
+		{"both WAN down: keep the active", HealthTunnel | HealthDC | HealthLAN, HealthTunnel | HealthDC | HealthLAN, 0, Standby},
+		{"active WAN down, standby tunnel down", HealthWAN | HealthDC | HealthLAN, HealthTunnel | HealthDC | HealthLAN, 0, Standby},
+		{"small penalty keeps the higher active", HealthOK, HealthWAN | HealthTunnel | HealthLAN, 10, Standby},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newMH(t, Config{Priority: 100, TrackPenalty: tc.penalty})
@@ -324,7 +330,7 @@ func TestSickActiveStepsDownInSplitBrain(t *testing.T) {
 	h := newMH(t, Config{Priority: 200})
 	h.run(200 * time.Millisecond)
 	h.want(Active)
-	h.keep(h.m.SetHealth(h.now, HealthWAN|HealthDC)) // tunnel down
+	h.keep(h.m.SetHealth(h.now, HealthWAN|HealthDC|HealthLAN)) // tunnel down
 	h.peer = peerHB(Active, 100, HealthOK)
 	h.run(ival)
 	h.want(Standby)
@@ -388,7 +394,7 @@ func TestSplitBrain(t *testing.T) {
 	t.Run("broken unit never wins", func(t *testing.T) {
 		h := newMH(t, Config{Priority: 255})
 		h.run(200 * time.Millisecond)
-		h.keep(h.m.SetHealth(h.now, HealthTunnel|HealthDC))
+		h.keep(h.m.SetHealth(h.now, HealthTunnel|HealthDC|HealthLAN))
 		h.keep(h.m.Heartbeat(h.now, *peerHB(Active, 1, HealthOK)))
 		h.want(Standby)
 	})
@@ -473,7 +479,7 @@ func TestHandover(t *testing.T) {
 	if _, err := h.m.Handover(h.now, true); err != ErrNoPeer {
 		t.Errorf("handover without a peer: %v", err)
 	}
-	h.peer = peerHB(Standby, 100, HealthTunnel|HealthDC)
+	h.peer = peerHB(Standby, 100, HealthTunnel|HealthDC|HealthLAN)
 	h.run(ival)
 	if _, err := h.m.Handover(h.now, true); err == nil || !strings.Contains(err.Error(), "WAN link down") {
 		t.Errorf("handover to a broken peer: %v", err)
@@ -529,7 +535,7 @@ func TestStandbyTakesOverOnPeerHandover(t *testing.T) {
 	h2 := newMH(t, Config{Priority: 100})
 	h2.peer = peerHB(Active, 200, HealthOK)
 	h2.run(time.Second)
-	h2.keep(h2.m.SetHealth(h2.now, HealthDC))
+	h2.keep(h2.m.SetHealth(h2.now, HealthDC|HealthLAN))
 	h2.peer = &p
 	h2.run(time.Second)
 	h2.want(Standby)
@@ -577,13 +583,66 @@ func TestEffective(t *testing.T) {
 		want    uint8
 	}{
 		{200, HealthOK, 0, 200},
-		{200, HealthWAN | HealthTunnel, 0, 0},
-		{200, HealthWAN | HealthTunnel, 30, 170},
-		{200, 0, 30, 110},
+		{200, HealthWAN | HealthTunnel | HealthLAN, 0, 0},
+		{200, HealthWAN | HealthTunnel | HealthLAN, 30, 170},
+		{200, 0, 30, 80}, // four checks fail
 		{20, 0, 30, 0},
 	} {
 		if got := effective(tc.prio, tc.h, tc.penalty); got != tc.want {
 			t.Errorf("effective(%d, %v, %d) = %d, want %d", tc.prio, tc.h, tc.penalty, got, tc.want)
 		}
+	}
+}
+
+// An active unit whose LAN link goes down steps down at once, whether or
+// not its peer is heard: cut off from the office it serves no one, and its
+// tunnel would fight the peer's for the datacenter's endpoint. It does not
+// come back while the LAN is down, and a standby with its LAN down never
+// takes over.
+func TestActiveStepsDownWhenItsLANGoesDown(t *testing.T) {
+	h := newMH(t, Config{Priority: 200})
+	h.run(200 * time.Millisecond)
+	h.want(Active)
+	h.keep(h.m.SetHealth(h.now, HealthWAN|HealthTunnel|HealthDC)) // LAN down, peer silent
+	h.run(ival)
+	h.want(Standby)
+	if !strings.Contains(h.reason(), "LAN link is down") {
+		t.Errorf("reason %q", h.reason())
+	}
+	h.run(time.Second)
+	h.want(Standby)
+	h.keep(h.m.SetHealth(h.now, HealthOK))
+	h.run(time.Second)
+	h.want(Active)
+}
+
+// A standby whose LAN link comes back (or WAN: any return to eligibility)
+// after a silence does not take over at once on that stale silence: it
+// listens for a dead time first, and stays standby when it hears the
+// active peer; only a silence that lasts takes over.
+func TestBackToEligibleListensFirst(t *testing.T) {
+	for _, peerBack := range []bool{true, false} {
+		t.Run(fmt.Sprintf("peer heard=%v", peerBack), func(t *testing.T) {
+			h := newMH(t, Config{Priority: 200})
+			h.peer = peerHB(Active, 100, HealthOK)
+			h.run(time.Second)
+			h.want(Standby)
+			h.keep(h.m.SetHealth(h.now, HealthWAN|HealthTunnel|HealthDC)) // LAN cable out
+			h.peer = nil                                                  // so the peer is not heard
+			h.run(time.Second)
+			h.want(Standby)
+			h.keep(h.m.SetHealth(h.now, HealthOK)) // cable back
+			h.run(h.m.dead / 2)
+			h.want(Standby)
+			if peerBack {
+				h.peer = peerHB(Active, 100, HealthOK)
+			}
+			h.run(time.Second)
+			if peerBack {
+				h.want(Standby)
+			} else {
+				h.want(Active)
+			}
+		})
 	}
 }

@@ -360,14 +360,14 @@ func TestNodeHandover(t *testing.T) {
 func TestNodeTrackingTakeover(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		_, a, b := pair(t, 10)
-		a.n.SetHealth(ha.HealthWAN | ha.HealthDC) // A's tunnel dies
+		a.n.SetHealth(ha.HealthWAN | ha.HealthDC | ha.HealthLAN) // A's tunnel dies
 		took := b.waitActive(true, time.Second)
 		a.waitActive(false, time.Second)
 		if took > pollStep {
 			t.Errorf("tracking takeover took %v", took)
 		}
 		// Now B's WAN fails too: both broken, no flap.
-		b.n.SetHealth(ha.HealthTunnel | ha.HealthDC)
+		b.n.SetHealth(ha.HealthTunnel | ha.HealthDC | ha.HealthLAN)
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
 		b.want(ha.Active)

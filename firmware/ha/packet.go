@@ -18,7 +18,7 @@ import (
 //	  5   1 role (State: 0 init, 1 standby, 2 active, 3 frozen)
 //	  6   1 configured priority (1..255)
 //	  7   1 effective priority (0..configured)
-//	  8   1 health bits (HealthWAN 0x01, HealthTunnel 0x02, HealthDC 0x04)
+//	  8   1 health bits (HealthWAN 0x01, HealthTunnel 0x02, HealthDC 0x04, HealthLAN 0x08)
 //	  9   1 flags (flagYield 0x01)
 //	 10   1 unit id length n (1..32)
 //	 11   8 boot id (random per start, never 0)
@@ -76,14 +76,21 @@ const (
 	// active; to the datacenter's public endpoints over the WAN on the
 	// standby).
 	HealthDC
+	// HealthLAN: the LAN link (towards the office) has carrier. A unit
+	// without it cannot serve the office: it is not eligible, and an
+	// active one steps down at once (its tunnel would only fight the
+	// peer's for the datacenter's endpoint).
+	HealthLAN
 
 	// HealthOK is every check passing.
-	HealthOK = HealthWAN | HealthTunnel | HealthDC
+	HealthOK = HealthWAN | HealthTunnel | HealthDC | HealthLAN
+
+	eligibleBits = HealthWAN | HealthTunnel | HealthLAN
 )
 
 // Eligible reports whether a unit with this health may become active:
-// never with a broken WAN or tunnel.
-func (h Health) Eligible() bool { return h&(HealthWAN|HealthTunnel) == HealthWAN|HealthTunnel }
+// never with a broken WAN, tunnel or LAN link.
+func (h Health) Eligible() bool { return h&eligibleBits == eligibleBits }
 
 // Sick reports whether any check fails.
 func (h Health) Sick() bool { return h&HealthOK != HealthOK }
@@ -91,7 +98,7 @@ func (h Health) Sick() bool { return h&HealthOK != HealthOK }
 // Failed counts the failing checks.
 func (h Health) Failed() int {
 	n := 0
-	for _, b := range []Health{HealthWAN, HealthTunnel, HealthDC} {
+	for _, b := range []Health{HealthWAN, HealthTunnel, HealthDC, HealthLAN} {
 		if h&b == 0 {
 			n++
 		}
@@ -105,7 +112,7 @@ func (h Health) String() string {
 	for _, c := range []struct {
 		b    Health
 		name string
-	}{{HealthWAN, "wan"}, {HealthTunnel, "tunnel"}, {HealthDC, "dc"}} {
+	}{{HealthWAN, "wan"}, {HealthTunnel, "tunnel"}, {HealthDC, "dc"}, {HealthLAN, "lan"}} {
 		if h&c.b == 0 {
 			parts = append(parts, "!"+c.name)
 		} else {
@@ -118,17 +125,24 @@ func (h Health) String() string {
 // Broken names the failing checks that make a unit ineligible, for
 // messages: "WAN link down", "tunnel down", "WAN link and tunnel down".
 func (h Health) Broken() string {
+	var parts []string
+	if h&HealthLAN == 0 {
+		parts = append(parts, "LAN link down")
+	}
 	switch {
 	case h&HealthWAN == 0 && h&HealthTunnel == 0:
-		return "WAN link and tunnel down"
+		parts = append(parts, "WAN link and tunnel down")
 	case h&HealthWAN == 0:
-		return "WAN link down"
+		parts = append(parts, "WAN link down")
 	case h&HealthTunnel == 0:
-		return "tunnel down"
-	case h&HealthDC == 0:
-		return "datacenter probes failing"
+		parts = append(parts, "tunnel down")
+	case h&HealthDC == 0 && len(parts) == 0:
+		parts = append(parts, "datacenter probes failing")
 	}
-	return "healthy"
+	if len(parts) == 0 {
+		return "healthy"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // MarshalText makes Health print as its String in JSON.
@@ -148,6 +162,8 @@ func (h *Health) UnmarshalText(b []byte) error {
 			bit = HealthTunnel
 		case "dc":
 			bit = HealthDC
+		case "lan":
+			bit = HealthLAN
 		default:
 			return fmt.Errorf("ha: unknown health check %q in %q", name, b)
 		}

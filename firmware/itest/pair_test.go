@@ -363,6 +363,43 @@ func TestHotStandbyInNamespaces(t *testing.T) {
 	})
 	tl.now("b: WAN restored, stays standby")
 
+	// 4b. Pull a's LAN cable (its port on the LAN switch goes down): b
+	// takes over (a is silent), and a, cut off from the office, steps
+	// down at once rather than keep a tunnel that would fight b's.
+	ps.lan.SetLink("p-a", false)
+	lanCut := time.Now()
+	ps.wait(b, "b active after a's LAN cut", 10*time.Second, activeWithTunnel)
+	st = ps.wait(a, "a standby with its LAN down", 5*time.Second, isRole(ha.Standby))
+	if st.Tunnel.State.String() == "up" {
+		t.Errorf("a keeps its tunnel %s with its LAN down", st.Tunnel.State)
+	}
+	if ans, err := u.await(t, lanCut, 10*time.Second); err != nil {
+		t.Fatalf("UDP echo after a's LAN cut: %v", err)
+	} else {
+		tl.at(ans.sent, "a's LAN cut: a stepped down (%s); echo answered through b, sent %.3fs after the cut", st.Pair.Reason, ans.sent.Sub(lanCut).Seconds())
+	}
+	time.Sleep(time.Second)
+	if ans, err := u.await(t, time.Now(), 5*time.Second); err != nil {
+		t.Fatalf("UDP echo a second after a's LAN cut: %v", err)
+	} else {
+		tl.at(ans.sent, "office: still answered through b")
+	}
+	ps.lan.SetLink("p-a", true)
+	ps.wait(a, "a standby hearing b after its LAN is back", 10*time.Second, standbyWithPeer)
+	ps.wait(b, "b active hearing a healthy", 5*time.Second, func(st *api.Status) bool {
+		return activeWithTunnel(st) && st.Pair.Peer != nil && st.Pair.Peer.Alive && st.Pair.Peer.Health.Eligible()
+	})
+	// Hand the role back to a so that the cases below start as before.
+	if _, err := b.api.Handover(t.Context(), true); err != nil {
+		t.Fatalf("handover to a: %v", err)
+	}
+	ps.wait(a, "a active again", 10*time.Second, activeWithTunnel)
+	if _, err := b.api.Handover(t.Context(), false); err != nil {
+		t.Fatalf("clearing the handover: %v", err)
+	}
+	ps.wait(b, "b standby", 5*time.Second, func(st *api.Status) bool { return standbyWithPeer(st) && !st.Pair.Handover })
+	tl.now("a's LAN back: standby; handed the role back to a")
+
 	// 5. Block the heartbeats both ways: both go active.
 	block := "table inet hbblock {\n chain in {\n  type filter hook input priority 0; policy accept;\n  udp dport " + fmt.Sprint(pairPort) + " drop\n }\n}\n"
 	for _, x := range []*pairUnit{a, b} {

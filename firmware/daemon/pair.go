@@ -170,7 +170,10 @@ func (j *pairJob) track(ctx context.Context) {
 		h := j.health(time.Now())
 		if h != last {
 			if last != 0xff {
-				j.log.Info("health changed", "health", h.String(), "was", last.String())
+				// Journaled: "the LAN link went down at 10:32:02" is what
+				// the technician looks for after a switch.
+				j.d.event(ha.KindHealth, fmt.Sprintf("this unit's health: %s (was %s): %s", h, last, h.Broken()),
+					map[string]any{"health": h.String(), "was": last.String()})
 			}
 			last = h
 		}

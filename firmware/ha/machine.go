@@ -155,6 +155,9 @@ const (
 	KindActionFail = "ha.action_failed"
 	// KindEventsDropped: the journal was too slow and events were lost.
 	KindEventsDropped = "ha.events_dropped"
+	// KindHealth: this unit's health checks changed (written by the
+	// daemon, which measures them).
+	KindHealth = "ha.health"
 )
 
 // Errors of Handover.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/shisa-gw/shisa/firmware/api"
 	"github.com/shisa-gw/shisa/firmware/config"
 	"github.com/shisa-gw/shisa/firmware/ha"
+	"github.com/shisa-gw/shisa/firmware/journal"
 	"github.com/shisa-gw/shisa/netctl/netnstest"
 )
 
@@ -356,6 +358,13 @@ func TestHotStandbyInNamespaces(t *testing.T) {
 	st = ps.wait(b, "b standby after its WAN cut", 5*time.Second, isRole(ha.Standby))
 	if st.Pair.Health.Eligible() {
 		t.Errorf("b's health %s with its WAN cut; want the wan check failing", st.Pair.Health)
+	}
+	if page, err := b.api.Events(t.Context(), 0, api.MaxPage); err != nil {
+		t.Fatal(err)
+	} else if !slices.ContainsFunc(page.Events, func(r journal.Record) bool {
+		return r.Kind == ha.KindHealth && strings.Contains(r.Msg, "!wan") && strings.Contains(r.Msg, "WAN link down")
+	}) {
+		t.Errorf("b's journal has no ha.health event for its WAN cut:\n%s", formatEvents(page.Events))
 	}
 	ps.wan.SetLink(b.wanLink, true)
 	ps.wait(b, "b standby, healthy again", 10*time.Second, func(st *api.Status) bool {

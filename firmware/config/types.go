@@ -34,6 +34,8 @@ type Site struct {
 	Health    Health    `yaml:"health"`
 	TimeSync  TimeSync  `yaml:"time_sync"`
 	SelfCheck SelfCheck `yaml:"self_check"`
+	Power     Power     `yaml:"power"`
+	UPS       UPS       `yaml:"ups"`
 
 	// Path is the file the config was read from (not a YAML key).
 	Path string `yaml:"-"`

@@ -338,6 +338,9 @@ func (o Options) finish(s *Site, d *decoder) {
 	} else if sc.MaxTemperature < 30 || sc.MaxTemperature > 150 {
 		d.errorf("self_check.max_temperature", "%d is out of range (want 30 to 150 °C)", sc.MaxTemperature)
 	}
+
+	// Power and UPS (power.go).
+	o.power(s, d, resolve)
 }
 
 // checkTokenFile checks the management API's token file: a regular file,

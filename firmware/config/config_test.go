@@ -69,7 +69,7 @@ func TestExampleLoads(t *testing.T) {
 			NUT: NUT{Address: "127.0.0.1:3493", Name: "ups", User: "shisa", PasswordFile: filepath.Join(filepath.Dir(path), "keys", "nut.password"), Interval: Duration(2 * time.Second)},
 			Contacts: Contacts{OnBattery: "GPIO17", LowBattery: "GPIO27", Kill: "GPIO22", ActiveLow: ptr(true),
 				Debounce: Duration(50 * time.Millisecond), KillPulse: Duration(time.Second), CutsWithMains: ptr(false)}},
-		Path:      path,
+		Path: path,
 	}
 	assert.Equal(t, "Asia/Tokyo", s.Location().String(), "the zone is loaded once, at validation")
 	s.loc = nil // compared above; a *time.Location holds caches

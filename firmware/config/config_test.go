@@ -66,7 +66,7 @@ func TestExampleLoads(t *testing.T) {
 			Budget: Duration(30 * time.Second), RebootAfter: Duration(2 * time.Minute), StateDir: "/var/lib/shisa/power",
 			WakeAlarm: "/sys/class/rtc/rtc0/wakealarm"},
 		UPS: UPS{Source: "none", OffDelay: Duration(20 * time.Second), OnDelay: Duration(30 * time.Second),
-			NUT: NUT{Address: "127.0.0.1:3493", Name: "ups", User: "shisa", PasswordFile: filepath.Join(filepath.Dir(path), "keys", "nut.password"), Interval: Duration(2 * time.Second)},
+			NUT: NUT{Address: "127.0.0.1:3493", Name: "ups", User: "shisa", PasswordFile: filepath.Join(filepath.Dir(path), "keys", "nut.password"), Interval: Duration(time.Second)},
 			Contacts: Contacts{OnBattery: "GPIO17", LowBattery: "GPIO27", Kill: "GPIO22", ActiveLow: ptr(true),
 				Debounce: Duration(50 * time.Millisecond), KillPulse: Duration(time.Second), CutsWithMains: ptr(false)}},
 		Path: path,

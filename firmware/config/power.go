@@ -79,7 +79,8 @@ type NUT struct {
 	// relative path is relative to the config file's directory. Required
 	// with user.
 	PasswordFile string `yaml:"password_file"`
-	// Interval between polls of the UPS, 100ms to 1m. Default 2s.
+	// Interval between polls of the UPS, 100ms to 1m. Default 1s (a
+	// low battery is seen within it; NUT's upsmon polls every 5s).
 	Interval Duration `yaml:"interval"`
 }
 
@@ -119,7 +120,7 @@ const (
 	DefaultUPSOffDelay      = Duration(20 * time.Second)
 	DefaultUPSOnDelay       = Duration(30 * time.Second)
 	DefaultNUTAddress       = "127.0.0.1:3493"
-	DefaultNUTInterval      = Duration(2 * time.Second)
+	DefaultNUTInterval      = Duration(time.Second)
 	DefaultContactsDebounce = Duration(50 * time.Millisecond)
 	DefaultKillPulse        = Duration(time.Second)
 )

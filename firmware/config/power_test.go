@@ -62,7 +62,7 @@ func TestPowerNUTPasswordFile(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, pw, s.UPS.NUT.PasswordFile)
 	assert.Equal(t, "127.0.0.1:3493", s.UPS.NUT.Address)
-	assert.Equal(t, 2*time.Second, s.UPS.NUT.Interval.D())
+	assert.Equal(t, time.Second, s.UPS.NUT.Interval.D())
 
 	require.NoError(t, os.WriteFile(pw, []byte("\n"), 0o600))
 	_, err = Parse(path, []byte(cfg))

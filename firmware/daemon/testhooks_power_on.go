@@ -4,6 +4,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"time"
 
@@ -28,10 +29,18 @@ func (d *Daemon) testPower() (hal.Power, hal.ShutdownInhibitor, string) {
 
 type recordingPower struct{ d *Daemon }
 
+// PowerOff records sh. Like hal.Systemd, it refuses a wake time when the
+// configured wake alarm (power.wake_alarm) is none or missing.
 func (r recordingPower) PowerOff(ctx context.Context, sh hal.Shutdown) error {
 	f := map[string]any{"reboot": sh.Reboot, "reason": sh.Reason}
 	if !sh.WakeAt.IsZero() {
 		f["wake_at"] = sh.WakeAt.UTC().Format(time.RFC3339)
+		path := r.d.site.Power.WakeAlarm
+		if _, err := hal.OpenRTCWake(path); path == "" || err != nil {
+			f["refused"] = "no wake alarm"
+			r.d.event("test.poweroff", "test hook: power-off refused: no RTC wake alarm", f)
+			return fmt.Errorf("test hook: %w", hal.ErrNoWakeAlarm)
+		}
 	}
 	r.d.event("test.poweroff", "test hook: power-off recorded", f)
 	return ctx.Err()

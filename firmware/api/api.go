@@ -100,7 +100,7 @@ const (
 // UPSStatus is the power supply as the power job (issue 4) sees it.
 type UPSStatus struct {
 	Source    string  `json:"source"`     // where the state comes from (driver, GPIO …)
-	State     string  `json:"state"`      // UPSOnline, UPSOnBattery or UPSLowBattery
+	State     string  `json:"state"`      // UPSOnline, UPSOnBattery, UPSLowBattery or UPSUnknown
 	ChargePct float64 `json:"charge_pct"` // -1 when unknown
 	RuntimeS  float64 `json:"runtime_s"`  // estimated seconds left on battery; -1 when unknown
 	// Flags are the UPS's status flags ("OB DISCHRG LB").

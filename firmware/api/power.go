@@ -37,6 +37,10 @@ const (
 	PowerHalted       = "halted"
 )
 
+// UPSUnknown is UPSStatus.State when the UPS has not been seen (never
+// read, or refused us): neither online nor on battery as far as we know.
+const UPSUnknown = "unknown"
+
 // PowerStates lists the states in order, for shisa_power_state.
 var PowerStates = []string{PowerOnline, PowerOnBattery, PowerShuttingDown, PowerHalted}
 

@@ -374,6 +374,8 @@ func (p *powerJob) upsStatus() *api.UPSStatus {
 		u.State = api.UPSLowBattery
 	case st.OnBattery:
 		u.State = api.UPSOnBattery
+	case !st.Online:
+		u.State = api.UPSUnknown
 	}
 	if u.Flags == "" {
 		u.Flags = strings.TrimPrefix(st.String(), st.Source+":")

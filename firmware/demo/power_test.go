@@ -2,12 +2,24 @@ package demo
 
 import (
 	"context"
+	"errors"
+	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/shisa-gw/shisa/firmware/api"
+	"github.com/shisa-gw/shisa/firmware/config"
+	"github.com/shisa-gw/shisa/firmware/daemon"
+	"github.com/shisa-gw/shisa/firmware/journal"
+	"github.com/shisa-gw/shisa/firmware/sim"
+	"github.com/shisa-gw/shisa/firmware/tunnel"
+	"github.com/shisa-gw/shisa/hal/halsim"
 )
 
 // TestPowerDay runs the power part of the demo: a planned outage set by the
@@ -36,4 +48,101 @@ func TestPowerDay(t *testing.T) {
 	for _, k := range []string{"outage.planned", "power.shutdown", "power.safe_to_cut", "power.back", "outage.closed"} {
 		assert.Contains(t, res.Events, k)
 	}
+}
+
+// testSite is a site on the simulated datacenter, with the power section of
+// the demo, for the daemon tests below.
+func testSite(t *testing.T) *config.Site {
+	t.Helper()
+	siteKey, err := wgtypes.GeneratePrivateKey()
+	require.NoError(t, err)
+	dc, err := sim.New(sim.Options{
+		Endpoints:     []sim.EndpointSpec{{Name: "dc1", Probe: netip.MustParseAddr("10.99.0.1")}},
+		SitePublicKey: siteKey.PublicKey(), SiteAllowed: []netip.Prefix{tunnelAddr},
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { dc.Close() })
+	dir := t.TempDir()
+	path, err := writeSite(dir, siteKey, dc.Endpoints(), 10*time.Second, strings.Repeat("t", 40))
+	require.NoError(t, err)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("power:\n  step_timeout: 1s\n  budget: 5s\n  wake_alarm: none\n")
+	require.NoError(t, errors.Join(err, f.Close()))
+	site, err := config.Load(path)
+	require.NoError(t, err)
+	return site
+}
+
+func kinds(t *testing.T, d *daemon.Daemon) []string {
+	recs, _, err := d.Journal().Since(0, 1000)
+	require.NoError(t, err)
+	var k []string
+	for _, r := range recs {
+		k = append(k, r.Kind+": "+r.Msg)
+	}
+	return k
+}
+
+// Without systemd over D-Bus (this machine, a container) the power job
+// says so once and the daemon runs on.
+func TestNoPowerController(t *testing.T) {
+	if _, err := os.Stat("/run/dbus/system_bus_socket"); err == nil {
+		t.Skip("this machine has a system D-Bus: the test would reach the real systemd")
+	}
+	d, err := daemon.New(daemon.Options{Site: testSite(t), Version: "test"})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	require.NoError(t, waitFor(ctx, 10*time.Second, func() bool { return d.Tunnel().State == tunnel.Up }))
+	p := d.Power()
+	assert.True(t, strings.HasPrefix(p.Controller, "unavailable: hal: cannot reach systemd over the system D-Bus"), p.Controller)
+	assert.Equal(t, api.PowerOnline, p.State)
+	assert.Contains(t, strings.Join(kinds(t, d), "\n"), "power.unavailable: the box cannot power itself off")
+	cancel()
+	require.NoError(t, <-done)
+}
+
+// A refused power-off (and the refused reboot after it) leaves the box up
+// with its tunnel down: the daemon then ends with an error that says so,
+// so that systemd starts it again with the tunnel.
+func TestPowerOffRefused(t *testing.T) {
+	board := halsim.NewBoard()
+	pw := board.NewPower()
+	pw.Err = errors.New("simulated: the power controller refuses")
+	site := testSite(t)
+	d, err := daemon.New(daemon.Options{Site: site, Version: "test", Power: pw})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	require.NoError(t, waitFor(ctx, 10*time.Second, func() bool { return d.Tunnel().State == tunnel.Up }))
+	a, err := d.Restart(time.Time{}, "test")
+	require.NoError(t, err)
+	assert.True(t, a.Now)
+	select {
+	case err := <-done:
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "power-off refused after the safe-shutdown sequence")
+	case <-ctx.Done():
+		t.Fatal("the daemon did not end after the refused power-off")
+	}
+	j, err := journal.Open(site.Journal.Dir, journal.Options{}) // the daemon closed its own
+	require.NoError(t, err)
+	defer j.Close()
+	recs, _, err := j.Since(0, 1000)
+	require.NoError(t, err)
+	var b strings.Builder
+	for _, r := range recs {
+		b.WriteString(r.Kind + ": " + r.Msg + "\n")
+	}
+	all := b.String()
+	assert.Contains(t, all, "power.poweroff_failed: power-off and reboot refused")
+	assert.Contains(t, all, "tunnel.stopped")
+	pw.Lock()
+	defer pw.Unlock()
+	require.Len(t, pw.Shutdowns, 1, "a restart asks for a reboot, and there is nothing to fall back to")
+	assert.True(t, pw.Shutdowns[0].Reboot)
 }

@@ -197,8 +197,13 @@ func RunPower(ctx context.Context, opts PowerOptions) (res PowerResult, err erro
 	if err != nil {
 		return res, err
 	}
+	if err := waitFor(ctx, 5*time.Second, func() bool {
+		return lastMsg(cur.d, "power.back") != "" && lastMsg(cur.d, "outage.closed") != ""
+	}); err != nil {
+		return res, fmt.Errorf("demo: no power.back and outage.closed after the planned outage: %w", err)
+	}
 	res.PlannedBack = lastMsg(cur.d, "power.back")
-	res.WindowClosed = lastMsg(cur.d, "outage.closed") != ""
+	res.WindowClosed = true
 	say("the power returns at the window's end; shisad reports: %s; %s", res.PlannedBack, lastMsg(cur.d, "outage.closed"))
 
 	// 2. An unplanned outage: mains fails, then the battery runs low.
@@ -234,6 +239,9 @@ func RunPower(ctx context.Context, opts PowerOptions) (res PowerResult, err erro
 	cur, err = boot("the unplanned outage")
 	if err != nil {
 		return res, err
+	}
+	if err := waitFor(ctx, 5*time.Second, func() bool { return lastMsg(cur.d, "power.back") != "" }); err != nil {
+		return res, fmt.Errorf("demo: no power.back after the unplanned outage: %w", err)
 	}
 	res.UnplannedBack = lastMsg(cur.d, "power.back")
 	say("shisad reports: %s", res.UnplannedBack)

@@ -240,7 +240,7 @@ func RunPower(ctx context.Context, opts PowerOptions) (res PowerResult, err erro
 	if err != nil {
 		return res, err
 	}
-	if err := waitFor(ctx, 5*time.Second, func() bool { return lastMsg(cur.d, "power.back") != "" }); err != nil {
+	if err := waitFor(ctx, 5*time.Second, func() bool { return count(cur.d, "power.back") == 2 }); err != nil {
 		return res, fmt.Errorf("demo: no power.back after the unplanned outage: %w", err)
 	}
 	res.UnplannedBack = lastMsg(cur.d, "power.back")
@@ -301,6 +301,21 @@ func lastMsg(d *daemon.Daemon, kind string) string {
 		}
 	}
 	return ""
+}
+
+// count is the number of the journal's records of kind.
+func count(d *daemon.Daemon, kind string) int {
+	recs, _, err := d.Journal().Since(0, 1000)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, r := range recs {
+		if r.Kind == kind {
+			n++
+		}
+	}
+	return n
 }
 
 // mgmtCall makes one call of the management API from the simulated cloud,

@@ -52,7 +52,7 @@ func TestPowerDay(t *testing.T) {
 
 // testSite is a site on the simulated datacenter, with the power section of
 // the demo, for the daemon tests below.
-func testSite(t *testing.T) *config.Site {
+func testSite(t *testing.T, extra ...string) *config.Site {
 	t.Helper()
 	siteKey, err := wgtypes.GeneratePrivateKey()
 	require.NoError(t, err)
@@ -67,7 +67,7 @@ func testSite(t *testing.T) *config.Site {
 	require.NoError(t, err)
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	require.NoError(t, err)
-	_, err = f.WriteString("power:\n  step_timeout: 1s\n  budget: 5s\n  wake_alarm: none\n")
+	_, err = f.WriteString("power:\n  step_timeout: 1s\n  budget: 5s\n  wake_alarm: none\n" + strings.Join(extra, ""))
 	require.NoError(t, errors.Join(err, f.Close()))
 	site, err := config.Load(path)
 	require.NoError(t, err)
@@ -85,12 +85,16 @@ func kinds(t *testing.T, d *daemon.Daemon) []string {
 }
 
 // Without systemd over D-Bus (this machine, a container) the power job
-// says so once and the daemon runs on.
+// says so once and the daemon runs on; so it does when the UPS's contacts
+// cannot be opened (no GPIO chip).
 func TestNoPowerController(t *testing.T) {
 	if _, err := os.Stat("/run/dbus/system_bus_socket"); err == nil {
 		t.Skip("this machine has a system D-Bus: the test would reach the real systemd")
 	}
-	d, err := daemon.New(daemon.Options{Site: testSite(t), Version: "test"})
+	if _, err := os.Stat("/dev/gpiochip0"); err == nil {
+		t.Skip("this machine has a GPIO chip: the test would drive its pins")
+	}
+	d, err := daemon.New(daemon.Options{Site: testSite(t, "ups:\n  source: contacts\n  contacts:\n    on_battery: GPIO17\n"), Version: "test"})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
@@ -99,7 +103,10 @@ func TestNoPowerController(t *testing.T) {
 	p := d.Power()
 	assert.True(t, strings.HasPrefix(p.Controller, "unavailable: hal: cannot reach systemd over the system D-Bus"), p.Controller)
 	assert.Equal(t, api.PowerOnline, p.State)
-	assert.Contains(t, strings.Join(kinds(t, d), "\n"), "power.unavailable: the box cannot power itself off")
+	all := strings.Join(kinds(t, d), "\n")
+	assert.Contains(t, all, "power.unavailable: the box cannot power itself off")
+	assert.Contains(t, all, "power.unavailable: the UPS (contacts) cannot be watched; the box will not shut down before its battery runs dry: board:")
+	assert.Nil(t, p.UPS)
 	cancel()
 	require.NoError(t, <-done)
 }

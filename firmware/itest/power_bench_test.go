@@ -59,7 +59,7 @@ func TestBenchPowerShutdown(t *testing.T) {
 		var safe, total, inner []float64
 		for i := range powerTrials {
 			srv.Set("ups.status", "OL")
-			rec := benchShutdown(t, s, func() { srv.Set("ups.status", "OB DISCHRG") }, func() { srv.Set("ups.status", "OB DISCHRG LB") })
+			rec := lowBatteryShutdown(t, s, func() { srv.Set("ups.status", "OB DISCHRG") }, func() { srv.Set("ups.status", "OB DISCHRG LB") })
 			if rec.safe.Seq == 0 {
 				t.Fatalf("trial %d: no power.safe_to_cut (the return was armed by the fake upsd: %q)", i+1, srv.Commands())
 			}
@@ -92,7 +92,7 @@ func TestBenchPowerShutdown(t *testing.T) {
 		for i := range powerTrials {
 			r.writeDev("OL")
 			r.waitUPS("OL")
-			rec := benchShutdown(t, s, func() { set("OB DISCHRG") }, func() { set("OB DISCHRG LB") })
+			rec := lowBatteryShutdown(t, s, func() { set("OB DISCHRG") }, func() { set("OB DISCHRG LB") })
 			total = append(total, rec.off.Time.Sub(rec.lb).Seconds())
 			t.Logf("trial %2d: power-off asked %.3fs after the low battery (arm refused: %v)", i+1, total[i], rec.safe.Seq == 0)
 		}
@@ -108,10 +108,10 @@ type shutdownRun struct {
 	safe, off journal.Record // power.safe_to_cut (zero when not safe), test.poweroff
 }
 
-// benchShutdown starts shisad, waits for the tunnel and a fresh online UPS,
+// lowBatteryShutdown (the bench and TestPowerArmedInNamespaces) starts shisad, waits for the tunnel and a fresh online UPS,
 // puts the UPS on battery (ob), then low battery (lb), waits for the
 // power-off and stops shisad.
-func benchShutdown(t *testing.T, s *site, ob, lb func()) shutdownRun {
+func lowBatteryShutdown(t *testing.T, s *site, ob, lb func()) shutdownRun {
 	t.Helper()
 	p, _ := s.startShisad("SHISA_TEST_POWER=record")
 	s.mustStatus(p, "tunnel up and the UPS online", func(st *api.Status) bool {

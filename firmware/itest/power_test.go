@@ -15,6 +15,7 @@ import (
 	"github.com/shisa-gw/shisa/firmware/api"
 	"github.com/shisa-gw/shisa/firmware/journal"
 	"github.com/shisa-gw/shisa/hal/nut"
+	"github.com/shisa-gw/shisa/hal/nut/nuttest"
 	"github.com/shisa-gw/shisa/netctl/netnstest"
 )
 
@@ -407,4 +408,45 @@ func assertNoEvent(t *testing.T, s *site, since uint64, kind string) {
 			t.Fatalf("unexpected %s: %s", kind, r.Msg)
 		}
 	}
+}
+
+// TestPowerArmedInNamespaces is the armed case: the real shisad against a
+// UPS that offers shutdown.return (the fake upsd of hal/nut/nuttest in the
+// unit's namespace; dummy-ups has no such command). The delays and the
+// command reach the server, the state is safe to cut, and the box halts
+// for the UPS to bring it back (no wake time).
+func TestPowerArmedInNamespaces(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping the power integration test (namespaces)")
+	}
+	netnstest.RequireRoot(t)
+	secrets := t.TempDir()
+	pwFile := filepath.Join(secrets, "nut.password")
+	writeSecret(t, pwFile, nutPassword)
+	addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(30000))
+	s := newSite(t, siteOptions{TestHooks: true, Extra: powerConfig(addr, "ups", pwFile, "none", "1h")})
+	ln, err := s.unit.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := nuttest.NewServerOn(ln)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	srv.Lock()
+	srv.Users = map[string]string{nutUser: nutPassword}
+	srv.Unlock()
+
+	run := lowBatteryShutdown(t, s, func() { srv.Set("ups.status", "OB DISCHRG") }, func() { srv.Set("ups.status", "OB DISCHRG LB") })
+	if got, want := strings.Join(srv.Commands(), "; "), "SET ups.delay.shutdown=20; SET ups.delay.start=30; INSTCMD shutdown.return"; got != want {
+		t.Errorf("upsd ran %q; want %q", got, want)
+	}
+	if run.safe.Seq == 0 || field(run.safe, "return") != "ups" {
+		t.Errorf("power.safe_to_cut %v; want one, return by the UPS", run.safe.Fields)
+	}
+	if field(run.off, "wake_at") != "" || field(run.off, "reboot") != "false" {
+		t.Errorf("power-off %v; want a plain halt (the UPS brings the box back)", run.off.Fields)
+	}
+	t.Logf("armed: safe to cut %.3fs after the low battery was set (%.3fs in the sequence)", run.safe.Time.Sub(run.lb).Seconds(), floatField(run.safe, "safe_to_cut_s"))
 }

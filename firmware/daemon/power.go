@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -169,13 +170,11 @@ func (d *Daemon) openPower() error {
 }
 
 // openUPS builds the configured UPS source; nil, nil for none.
-func (d *Daemon) openUPS(log interface {
-	Info(string, ...any)
-}) (hal.UPS, error) {
+func (d *Daemon) openUPS(log *slog.Logger) (hal.UPS, error) {
 	u := d.site.UPS
 	switch u.Source {
 	case config.UPSNUT:
-		o := nut.Options{UPS: u.NUT.Name, User: u.NUT.User, Interval: u.NUT.Interval.D(), Logger: d.log.With("job", "power", "ups", "nut")}
+		o := nut.Options{UPS: u.NUT.Name, User: u.NUT.User, Interval: u.NUT.Interval.D(), Logger: log.With("ups", "nut")}
 		if u.NUT.PasswordFile != "" {
 			pw, err := nut.ReadPasswordFile(u.NUT.PasswordFile)
 			if err != nil {
@@ -194,7 +193,7 @@ func (d *Daemon) openUPS(log interface {
 		line := func(name, pin string) hal.Line {
 			return hal.Line{Name: name, Pin: pin, ActiveLow: *c.ActiveLow, Debounce: c.Debounce.D()}
 		}
-		cfg := hal.ContactsConfig{KillPulse: c.KillPulse.D(), CutsWithMains: *c.CutsWithMains, Logger: d.log.With("job", "power", "ups", "contacts")}
+		cfg := hal.ContactsConfig{KillPulse: c.KillPulse.D(), CutsWithMains: *c.CutsWithMains, Logger: log.With("ups", "contacts")}
 		if cfg.OnBattery, err = hal.OpenInput(reg, line("ups-onbatt", c.OnBattery)); err != nil {
 			return nil, err
 		}
@@ -217,9 +216,7 @@ func (d *Daemon) openUPS(log interface {
 // openSystemd connects to systemd over D-Bus; where it cannot (no D-Bus,
 // no systemd: a development machine, a container), the job runs with a
 // controller that refuses, and says so.
-func (d *Daemon) openSystemd(log interface {
-	Warn(string, ...any)
-}) (hal.Power, hal.ShutdownInhibitor, string) {
+func (d *Daemon) openSystemd(log *slog.Logger) (hal.Power, hal.ShutdownInhibitor, string) {
 	var wake hal.WakeAlarm
 	if path := d.site.Power.WakeAlarm; path != "" {
 		if w, err := hal.OpenRTCWake(path); err == nil {
@@ -230,7 +227,7 @@ func (d *Daemon) openSystemd(log interface {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	sd, err := hal.NewSystemd(ctx, hal.SystemdOptions{Wake: wake, Who: "shisad", Logger: d.log.With("job", "power")})
+	sd, err := hal.NewSystemd(ctx, hal.SystemdOptions{Wake: wake, Who: "shisad", Logger: log})
 	if err != nil {
 		d.event(report.KindPowerUnavailable, fmt.Sprintf("the box cannot power itself off (%v); before a power cut it will still flush its state and take the tunnel down, then shisad exits", err),
 			map[string]any{"what": "controller", "error": err.Error()})

@@ -129,6 +129,7 @@ func (d *Daemon) openPower() error {
 	if p.ups == nil {
 		p.ups, err = d.openUPS(log)
 		if err != nil {
+			p.ups = nil // not a typed nil from a failed constructor
 			log.Error("no UPS: the box will not shut down on battery", "err", err)
 			d.event(report.KindPowerUnavailable, fmt.Sprintf("the UPS (%s) cannot be watched; the box will not shut down before its battery runs dry: %v", site.UPS.Source, err),
 				map[string]any{"what": "ups", "error": err.Error()})

@@ -132,9 +132,16 @@ func outageAdd(ctx context.Context, c powerClient, args []string, w io.Writer) e
 	}
 	loc := zoneOf(*o)
 	fmt.Fprintf(w, "planned %s: %s\n", o.ID, span(*o, loc))
-	fmt.Fprintf(w, "the box shuts down at %s and comes back after the power returns at the end\n", o.ShutdownAt.In(loc).Format("2006-01-02 15:04:05 MST"))
+	if now().Before(o.ShutdownAt) {
+		fmt.Fprintf(w, "the box shuts down at %s and comes back after the power returns at the end\n", o.ShutdownAt.In(loc).Format("2006-01-02 15:04:05 MST"))
+	} else {
+		fmt.Fprintf(w, "the window starts within power.lead: the box shuts down NOW, and comes back after the power returns at the end (cancel at once with: shisactl outage cancel %s)\n", o.ID)
+	}
 	return nil
 }
+
+// now is the clock; tests replace it.
+var now = time.Now
 
 // siteZone loads the site's zone by name; the times' own offsets are
 // used when it cannot be loaded.

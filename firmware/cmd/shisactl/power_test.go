@@ -66,6 +66,8 @@ func (f *fakePower) Restart(_ context.Context, req api.RestartRequest) (*api.Res
 }
 
 func TestOutageCommands(t *testing.T) {
+	defer func(n func() time.Time) { now = n }(now)
+	now = func() time.Time { return time.Date(2026, 11, 27, 19, 0, 0, 0, jst) }
 	f := &fakePower{}
 	var out bytes.Buffer
 	err := cmdOutage(t.Context(), f, []string{"add", "--start", "2026-12-05 08:00", "--end", "2026-12-05 17:00", "--reason", "electrical inspection"}, &out)
@@ -76,6 +78,12 @@ func TestOutageCommands(t *testing.T) {
 	f.refuse = errors.New("shisad refused it: start: outage window is in the past: window \"o-20251205-0800\" (2025-12-05 08:00 JST to 2025-12-05 17:00 JST) starts before now (2026-11-27 19:00 JST); give a start in the future")
 	err = cmdOutage(t.Context(), f, []string{"add", "--start", "2025-12-05 08:00", "--end", "2025-12-05 17:00"}, &out)
 	assert.EqualError(t, err, "outage add: "+f.refuse.Error())
+
+	now = func() time.Time { return time.Date(2026, 12, 5, 7, 57, 0, 0, jst) }
+	out.Reset()
+	f.refuse = nil
+	require.NoError(t, cmdOutage(t.Context(), f, []string{"add", "--start", "2026-12-05 08:00", "--end", "2026-12-05 17:00"}, &out))
+	assert.Contains(t, out.String(), "the box shuts down NOW")
 
 	err = cmdOutage(t.Context(), f, []string{"add", "--start", "2026-12-05 08:00"}, &out)
 	var ue usageError

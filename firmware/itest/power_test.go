@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -449,4 +450,96 @@ func TestPowerArmedInNamespaces(t *testing.T) {
 		t.Errorf("power-off %v; want a plain halt (the UPS brings the box back)", run.off.Fields)
 	}
 	t.Logf("armed: safe to cut %.3fs after the low battery was set (%.3fs in the sequence)", run.safe.Time.Sub(run.lb).Seconds(), floatField(run.safe, "safe_to_cut_s"))
+}
+
+// TestPlannedOutageCLIInNamespaces plans an outage with the real shisactl
+// against the real shisad (no UPS; the test hook records the power-off):
+// a window in the past, one ending before it starts and one overlapping
+// are refused with messages that say so; a good one makes the box shut
+// down power.lead before its start, ask for an RTC wake at its end, and,
+// started again after the end, report "back after" and close the window.
+func TestPlannedOutageCLIInNamespaces(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping the power integration test (namespaces)")
+	}
+	netnstest.RequireRoot(t)
+	wake := filepath.Join(t.TempDir(), "wakealarm")
+	writeSecret(t, wake, "0")
+	s := newSite(t, siteOptions{TestHooks: true, Extra: fmt.Sprintf("power:\n  lead: 2s\n  wake_alarm: %s\n", wake)})
+	ctl := netnstest.BuildBinary(t, "github.com/shisa-gw/shisa/firmware/cmd/shisactl")
+	shisactl := func(args ...string) (string, error) {
+		out, err := exec.Command(ctl, append([]string{"--socket", s.socket}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	p, _ := s.startShisad("SHISA_TEST_POWER=record")
+	s.mustStatus(p, "tunnel up", upVia("dc1"))
+	since := s.cursor()
+
+	jst := time.FixedZone("JST", 9*3600)
+	layout := "2006-01-02 15:04:05"
+	start := time.Now().Add(5 * time.Second).Truncate(time.Second)
+	end := start.Add(3 * time.Second)
+	for _, tc := range []struct{ start, end, want string }{
+		{start.Add(-time.Hour).In(jst).Format(layout), start.In(jst).Format(layout), "start: outage window is in the past"},
+		{start.In(jst).Format(layout), start.Add(-time.Second).In(jst).Format(layout), "end: "},
+		{"someday", end.In(jst).Format(layout), `start: cannot read "someday" as a time`},
+	} {
+		out, err := shisactl("outage", "add", "--start", tc.start, "--end", tc.end)
+		if err == nil || !strings.Contains(out, tc.want) {
+			t.Errorf("outage add %s → %s: %v\n%s\nwant a refusal with %q", tc.start, tc.end, err, out, tc.want)
+		}
+	}
+	out, err := shisactl("outage", "add", "--start", start.In(jst).Format(layout), "--end", end.In(jst).Format(layout), "--reason", "electrical inspection")
+	if err != nil {
+		t.Fatalf("outage add: %v\n%s", err, out)
+	}
+	t.Logf("shisactl outage add:\n%s", out)
+	out, err = shisactl("outage", "add", "--start", start.Add(time.Second).In(jst).Format(layout), "--end", end.Add(time.Hour).In(jst).Format(layout))
+	if err == nil || !strings.Contains(out, "overlaps window") {
+		t.Errorf("an overlapping window: %v\n%s", err, out)
+	}
+	out, err = shisactl("outage", "list")
+	if err != nil || !strings.Contains(out, "electrical inspection") {
+		t.Errorf("outage list: %v\n%s", err, out)
+	}
+
+	off := s.waitEvent(p, since, 20*time.Second, "test.poweroff", nil)
+	sd := find(mustEvents(t, s, since), kindWhere("power.shutdown", "reason", "planned"))
+	if lead := start.Sub(sd.Time); lead < 1500*time.Millisecond || lead > 2500*time.Millisecond {
+		t.Errorf("shut down %s before the start; want power.lead (2s)", lead)
+	}
+	if field(off, "wake_at") != end.UTC().Format(time.RFC3339) {
+		t.Errorf("power-off %v; want an RTC wake at the window's end %s", off.Fields, end.UTC().Format(time.RFC3339))
+	}
+	out, _ = shisactl("power", "status")
+	t.Logf("shisactl power status:\n%s", out)
+	if !strings.Contains(out, "power       HALTED") {
+		t.Errorf("power status does not say halted:\n%s", out)
+	}
+
+	since = s.cursor()
+	if err := stopShisad(p, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(end))
+	p, _ = s.startShisad("SHISA_TEST_POWER=record")
+	back := s.waitEvent(p, since, 20*time.Second, "power.back", nil)
+	closed := s.waitEvent(p, since, 20*time.Second, "outage.closed", nil)
+	t.Logf("%s; %s", back.Msg, closed.Msg)
+	if field(back, "reason") != "planned" || field(closed, "shutdown") != "true" {
+		t.Errorf("back %v, closed %v; want reason planned and the window closed as gone down for", back.Fields, closed.Fields)
+	}
+	out, _ = shisactl("outage", "list")
+	if !strings.Contains(out, "no planned outages") {
+		t.Errorf("outage list after the window:\n%s", out)
+	}
+}
+
+func mustEvents(t *testing.T, s *site, since uint64) []journal.Record {
+	t.Helper()
+	recs, err := s.events(t.Context(), since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
 }

@@ -108,8 +108,12 @@ func printPower(w io.Writer, p *api.PowerStatus) {
 		fmt.Fprintf(w, "this start  %s\n", b.Msg)
 	}
 	if l := p.Last; l != nil {
-		fmt.Fprintf(w, "shutdown    %s at %s: %s\n", l.Reason, l.At, l.Cause)
-		safe := "NOT safe to cut (flush or arm failed)"
+		at := l.At
+		if t, err := time.Parse(time.RFC3339Nano, l.At); err == nil {
+			at = inZone(t, siteZone(p.TimeZone)).Format("2006-01-02 15:04:05 MST")
+		}
+		fmt.Fprintf(w, "shutdown    %s at %s: %s\n", l.Reason, at, l.Cause)
+		safe := "not reported safe to cut (a flush or the UPS's arm failed, see below)"
 		if l.SafeToCut {
 			safe = fmt.Sprintf("safe to cut after %.3fs", l.SafeToCutS)
 		}

@@ -505,8 +505,10 @@ func TestPlannedOutageCLIInNamespaces(t *testing.T) {
 
 	off := s.waitEvent(p, since, 20*time.Second, "test.poweroff", nil)
 	sd := find(mustEvents(t, s, since), kindWhere("power.shutdown", "reason", "planned"))
-	if lead := start.Sub(sd.Time); lead < 1500*time.Millisecond || lead > 2500*time.Millisecond {
-		t.Errorf("shut down %s before the start; want power.lead (2s)", lead)
+	// Not earlier than power.lead before the start, and before the start
+	// (lateness under load is not asserted).
+	if lead := start.Sub(sd.Time); lead > 2050*time.Millisecond || lead <= 0 {
+		t.Errorf("shut down %s before the start; want power.lead (2s), and not after the start", lead)
 	}
 	if field(off, "wake_at") != end.UTC().Format(time.RFC3339) {
 		t.Errorf("power-off %v; want an RTC wake at the window's end %s", off.Fields, end.UTC().Format(time.RFC3339))

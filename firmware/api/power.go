@@ -132,6 +132,7 @@ type FieldError struct {
 	Reason string
 }
 
+// Error is "field: reason".
 func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 
 // ErrConflict from a PowerBackend method is a 409 (a shutdown already under

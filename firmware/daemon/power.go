@@ -77,6 +77,7 @@ type powerEvents struct {
 	d *Daemon
 }
 
+// Event implements power.EventLog.
 func (e powerEvents) Event(kind, msg string, fields map[string]any) {
 	d := e.d
 	d.event(kind, msg, fields)
@@ -241,6 +242,7 @@ func (d *Daemon) openSystemd(log *slog.Logger) (hal.Power, hal.ShutdownInhibitor
 // refusingPower is the controller of a box that has none.
 type refusingPower struct{ err error }
 
+// PowerOff refuses, saying why there is no controller.
 func (r refusingPower) PowerOff(context.Context, hal.Shutdown) error {
 	return fmt.Errorf("daemon: no power controller: %w", r.err)
 }

@@ -46,6 +46,7 @@ func (r recordingPower) PowerOff(ctx context.Context, sh hal.Shutdown) error {
 	return ctx.Err()
 }
 
+// Inhibit records the lock and grants it.
 func (r recordingPower) Inhibit(_ context.Context, why string) (func() error, error) {
 	r.d.event("test.inhibit", "test hook: inhibitor lock taken: "+why, nil)
 	return func() error { return nil }, nil

@@ -52,7 +52,10 @@ type Status struct {
 	NextOutage *Outage `json:"next_outage,omitempty"`
 	// Pair is the hot-standby election (role, peer, last heartbeat, the
 	// reason of the last transition); nil for a box without a pair.
-	Pair    *ha.Status       `json:"pair,omitempty"`
+	Pair *ha.Status `json:"pair,omitempty"`
+	// Power is the power state machine's state (one of the Power…
+	// constants); empty where the power job does not run.
+	Power   string           `json:"power_state,omitempty"`
 	Runtime Runtime          `json:"runtime"`
 	Events  []journal.Record `json:"recent_events"`
 }
@@ -98,13 +101,18 @@ const (
 	UPSLowBattery = "low_battery"
 )
 
-// UPSStatus is the power supply as the power job (issue 4) sees it. This
-// is a placeholder the power issue fills in.
+// UPSStatus is the power supply as the power job (issue 4) sees it.
 type UPSStatus struct {
-	Source    string  `json:"source"` // where the state comes from (driver, GPIO …)
-	State     string  `json:"state"`  // UPSOnline, UPSOnBattery or UPSLowBattery
-	ChargePct float64 `json:"charge_pct"`
-	RuntimeS  float64 `json:"runtime_s"` // estimated seconds left on battery
+	Source    string  `json:"source"`     // where the state comes from (driver, GPIO …)
+	State     string  `json:"state"`      // UPSOnline, UPSOnBattery, UPSLowBattery or UPSUnknown
+	ChargePct float64 `json:"charge_pct"` // -1 when unknown
+	RuntimeS  float64 `json:"runtime_s"`  // estimated seconds left on battery; -1 when unknown
+	// Flags are the UPS's status flags ("OB DISCHRG LB").
+	Flags string `json:"flags,omitempty"`
+	// Stale says the data is not current (NUT server lost, DATA-STALE);
+	// Reason says why. A UPS lost while on battery counts as low battery.
+	Stale  bool   `json:"stale,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // OnBattery reports whether the box runs on its battery.
@@ -112,16 +120,38 @@ func (u *UPSStatus) OnBattery() bool {
 	return u != nil && (u.State == UPSOnBattery || u.State == UPSLowBattery)
 }
 
-// Outage is a planned power outage (a placeholder the power issue fills in).
+// Outage is a planned power outage, or a scheduled restart (Restart set,
+// End equal to Start).
 type Outage struct {
-	ID    string    `json:"id"`
-	Start time.Time `json:"start"`
-	End   time.Time `json:"end"`
+	ID     string    `json:"id"`
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	Reason string    `json:"reason,omitempty"`
+	// Restart marks a scheduled restart.
+	Restart bool `json:"restart,omitempty"`
+	// ShutdownAt is when the box shuts down for it (power.lead before the
+	// start; a restart's start).
+	ShutdownAt time.Time `json:"shutdown_at,omitzero"`
+	// From is when the box starts to report it in progress: a little
+	// before ShutdownAt, so that the datacenter's last scrape before the
+	// box goes dark sees it (deploy/prometheus). Zero means Start.
+	From time.Time `json:"active_from,omitzero"`
 }
 
-// Active reports whether the outage is in progress at now.
+// Active reports whether the outage is in progress at now: from From (or
+// Start) until End, or until the restart is done for a restart.
 func (o *Outage) Active(now time.Time) bool {
-	return o != nil && !now.Before(o.Start) && now.Before(o.End)
+	if o == nil {
+		return false
+	}
+	from, end := o.Start, o.End
+	if !o.From.IsZero() {
+		from = o.From
+	}
+	if o.Restart {
+		end = o.Start.Add(time.Minute)
+	}
+	return !now.Before(from) && now.Before(end)
 }
 
 // Healthy reports whether nothing in the status needs a person: the tunnel
@@ -175,6 +205,9 @@ func (st *Status) Problems() []string {
 		case !peer.Health.Eligible():
 			p = append(p, "hot standby: peer unit "+peer.UnitID+" cannot take over ("+peer.Health.Broken()+")")
 		}
+	}
+	if st.Power == PowerShuttingDown || st.Power == PowerHalted {
+		p = append(p, "power: "+st.Power)
 	}
 	return p
 }
@@ -268,6 +301,8 @@ const MaxPage = 1000
 //	GET /v1/report?month=YYYY-MM&format=json|csv|html&lang=ja|en
 //	GET /v1/diagnose
 //	POST, DELETE /v1/ha/handover (see haRoutes)
+//
+// and the power routes (power.go) when b is a PowerBackend.
 func Handler(b Backend, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -287,6 +322,7 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 		mux.HandleFunc("GET /v1/diagnose", notBuilt("diagnose"))
 	}
 	haRoutes(mux, b)
+	r.registerPower(mux, b)
 	return mux
 }
 

@@ -18,6 +18,16 @@
 //	GET /v1/inventory                        serial, model, MACs, firmware, config hash
 //	GET /metrics                             Prometheus text format
 //
+// Both serve the power routes (power.go; on the management API behind the
+// token like the rest), with JSON bodies whose refusals are a 400 naming
+// the field ({"error": "end: …", "field": "end"}) that change nothing:
+//
+//	GET    /v1/power                  power state, UPS, outages, last shutdown
+//	GET    /v1/outages                planned windows and scheduled restarts
+//	POST   /v1/outages                {"start", "end", "reason"}: plan one
+//	DELETE /v1/outages/{id}           cancel one
+//	POST   /v1/power/restart          {"at"}: restart now or at a time
+//
 // Both answer a malformed query, an unknown parameter or one given twice
 // with a 400 whose "error" begins with the parameter's name.
 package api

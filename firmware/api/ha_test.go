@@ -84,7 +84,7 @@ func TestPairProblems(t *testing.T) {
 	assert.Equal(t, []string{"hot standby: peer unit silent"}, st.Problems(), "never heard")
 	st.Pair.Peer = &ha.PeerStatus{UnitID: "b", Alive: false}
 	assert.Equal(t, []string{"hot standby: peer unit silent"}, st.Problems())
-	st.Pair.Peer = &ha.PeerStatus{UnitID: "b", Alive: true, Health: ha.HealthTunnel | ha.HealthDC}
+	st.Pair.Peer = &ha.PeerStatus{UnitID: "b", Alive: true, Health: ha.HealthTunnel | ha.HealthDC | ha.HealthLAN}
 	assert.Equal(t, []string{"hot standby: peer unit b cannot take over (WAN link down)"}, st.Problems())
 	st.Pair.Peer.Health = ha.HealthOK
 	assert.Empty(t, st.Problems(), "a live, healthy peer is no problem")

@@ -65,6 +65,9 @@ const authLogEvery = time.Minute
 //	GET /v1/report?month=YYYY-MM&format=json|csv|html&lang=ja|en
 //	GET /metrics                       Prometheus text format
 //
+// and the power routes (power.go) when b is a PowerBackend: the
+// datacenter plans outages and restarts through them.
+//
 // Every request must carry "Authorization: Bearer TOKEN". A missing or
 // wrong token is a 401 with the body {} and "WWW-Authenticate: Bearer",
 // nothing more, before any routing (so a prober learns not even which
@@ -92,6 +95,7 @@ func ManagementHandler(b ManagementBackend, token []byte, log *slog.Logger) http
 	m.mux.HandleFunc("GET /v1/inventory", m.inventory)
 	m.mux.HandleFunc("GET /v1/report", m.report(b))
 	m.mux.HandleFunc("GET /metrics", m.metrics)
+	m.registerPower(m.mux, b)
 	return m
 }
 

@@ -459,6 +459,11 @@ func TestMetrics(t *testing.T) {
 		`shisa_selfcheck_ok`:                            0,
 		`shisa_selfcheck_timestamp_seconds`:             float64(time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC).Unix()),
 		`shisa_ups_on_battery`:                          1,
+		`shisa_ups_low_battery`:                         0,
+		`shisa_ups_stale`:                               0,
+		`shisa_ups_battery_charge_ratio`:                0.8,
+		`shisa_ups_battery_runtime_seconds`:             1200,
+		`shisa_outage_planned_start_timestamp_seconds`:  got[`shisa_outage_planned_start_timestamp_seconds`], // the fixture's clock; checked below
 		`shisa_outage_planned_active`:                   1,
 		`shisa_api_auth_failures_total`:                 0,
 		`go_goroutines`:                                 17,
@@ -470,6 +475,7 @@ func TestMetrics(t *testing.T) {
 	assert.InDelta(t, 30, age, 5)
 	delete(got, `shisa_endpoint_handshake_age_seconds{endpoint="dc1"}`)
 	assert.Equal(t, want, got, "dc2 has no handshake age and no RTT: absent, not 0")
+	assert.InDelta(t, float64(time.Now().Add(-time.Minute).Unix()), got[`shisa_outage_planned_start_timestamp_seconds`], 120)
 }
 
 func TestMetricsMinimalStatus(t *testing.T) {

@@ -79,12 +79,7 @@ func writeMetrics(w *bytes.Buffer, st Status, now time.Time, authFailures uint64
 		p.gauge("shisa_selfcheck_ok", "1 when the last daily self-check passed.", b01(sc.OK))
 		p.gauge("shisa_selfcheck_timestamp_seconds", "Unix time of the last daily self-check.", float64(sc.At.UnixMilli())/1e3)
 	}
-	if st.UPS != nil {
-		p.gauge("shisa_ups_on_battery", "1 when the box runs on its UPS battery.", b01(st.UPS.OnBattery()))
-	}
-	if st.NextOutage != nil {
-		p.gauge("shisa_outage_planned_active", "1 while a planned power outage is in progress.", b01(st.NextOutage.Active(now)))
-	}
+	writePowerMetrics(p, st, now)
 	if st.Pair != nil {
 		p.pair(w, st.Pair)
 	}
@@ -158,3 +153,31 @@ func labels(kv ...string) string {
 }
 
 var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
+// writePowerMetrics writes the power job's families: the UPS's (absent
+// without a UPS; charge and runtime absent when the UPS does not say), the
+// planned outage's (absent when none is planned) and the state machine's
+// (absent where the power job does not run).
+func writePowerMetrics(p promWriter, st Status, now time.Time) {
+	if u := st.UPS; u != nil {
+		p.gauge("shisa_ups_on_battery", "1 when the box runs on its UPS battery.", b01(u.OnBattery()))
+		p.gauge("shisa_ups_low_battery", "1 when the UPS's battery is low (or the UPS was lost while on battery).", b01(u.State == UPSLowBattery))
+		p.gauge("shisa_ups_stale", "1 when the UPS's data is not current (NUT server lost, DATA-STALE).", b01(u.Stale))
+		if u.ChargePct >= 0 {
+			p.gauge("shisa_ups_battery_charge_ratio", "Battery charge as the UPS reports it, 0 to 1.", u.ChargePct/100)
+		}
+		if u.RuntimeS >= 0 {
+			p.gauge("shisa_ups_battery_runtime_seconds", "Runtime left on battery as the UPS estimates it.", u.RuntimeS)
+		}
+	}
+	if st.NextOutage != nil {
+		p.gauge("shisa_outage_planned_active", "1 while a planned power outage is in progress (from shortly before the box shuts down for it until its end).", b01(st.NextOutage.Active(now)))
+		p.gauge("shisa_outage_planned_start_timestamp_seconds", "Unix time of the next (or current) planned outage's start.", float64(st.NextOutage.Start.Unix()))
+	}
+	if st.Power != "" {
+		p.head("shisa_power_state", "gauge", "1 for the power state machine's current state (online, on_battery, shutting_down, halted), 0 for the others.")
+		for _, s := range PowerStates {
+			metrics.WriteGaugeUint64(p.w, "shisa_power_state"+labels("state", s), uint64(b01(st.Power == s)))
+		}
+	}
+}

@@ -70,6 +70,13 @@ func TestExampleLoads(t *testing.T) {
 			Interval: Duration(10 * time.Millisecond), DeadMultiplier: 15,
 			Preempt: &no, PreemptDelay: Duration(30 * time.Second),
 		},
+		Power: Power{Grace: Duration(2 * time.Minute), Lead: Duration(5 * time.Minute), StepTimeout: Duration(5 * time.Second),
+			Budget: Duration(30 * time.Second), RebootAfter: Duration(2 * time.Minute), StateDir: "/var/lib/shisa/power",
+			WakeAlarm: "/sys/class/rtc/rtc0/wakealarm"},
+		UPS: UPS{Source: "none", OffDelay: Duration(20 * time.Second), OnDelay: Duration(30 * time.Second),
+			NUT: NUT{Address: "127.0.0.1:3493", Name: "ups", User: "shisa", PasswordFile: filepath.Join(filepath.Dir(path), "keys", "nut.password"), Interval: Duration(time.Second)},
+			Contacts: Contacts{OnBattery: "GPIO17", LowBattery: "GPIO27", Kill: "GPIO22", ActiveLow: ptr(true),
+				Debounce: Duration(50 * time.Millisecond), KillPulse: Duration(time.Second), CutsWithMains: ptr(false)}},
 		Path: path,
 	}
 	assert.Equal(t, "Asia/Tokyo", s.Location().String(), "the zone is loaded once, at validation")

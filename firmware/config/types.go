@@ -35,6 +35,8 @@ type Site struct {
 	TimeSync  TimeSync  `yaml:"time_sync"`
 	SelfCheck SelfCheck `yaml:"self_check"`
 	Pair      Pair      `yaml:"pair"`
+	Power     Power     `yaml:"power"`
+	UPS       UPS       `yaml:"ups"`
 
 	// Path is the file the config was read from (not a YAML key).
 	Path string `yaml:"-"`

@@ -341,6 +341,8 @@ func (o Options) finish(s *Site, d *decoder) {
 
 	// Hot-standby pair.
 	o.pair(s, d, resolve)
+	// Power and UPS (power.go).
+	o.power(s, d, resolve)
 }
 
 // checkTokenFile checks the management API's token file: a regular file,

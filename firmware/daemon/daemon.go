@@ -37,6 +37,7 @@ import (
 	"github.com/shisa-gw/shisa/firmware/startguard"
 	"github.com/shisa-gw/shisa/firmware/timesync"
 	"github.com/shisa-gw/shisa/firmware/tunnel"
+	"github.com/shisa-gw/shisa/hal"
 	"github.com/shisa-gw/shisa/netctl"
 	"github.com/shisa-gw/shisa/watchdog"
 )
@@ -61,6 +62,11 @@ type Options struct {
 	// Notifier replaces sd_notify (tests); nil uses systemd's when
 	// NOTIFY_SOCKET is set.
 	Notifier watchdog.Notifier
+	// UPS, Power and Inhibitor replace the UPS source of ups: and the
+	// systemd power controller (tests and the demo pass halsim's).
+	UPS       hal.UPS
+	Power     hal.Power
+	Inhibitor hal.ShutdownInhibitor
 }
 
 // Daemon is one running shisad.
@@ -87,6 +93,7 @@ type Daemon struct {
 	tsCheck *watchdog.Check // the time-sync job's
 	scCheck *watchdog.Check // the self-check job's
 	scIn    selfcheck.Inputs
+	pw      *powerJob // the power job (power.go)
 
 	mu        sync.Mutex // guards the fields below
 	lastStuck time.Time  // when a watchdog check last went stale
@@ -199,7 +206,10 @@ func (d *Daemon) open() error {
 	if d.pair, err = d.openPair(); err != nil {
 		return err
 	}
-	return d.openHealth()
+	if err := d.openHealth(); err != nil {
+		return err
+	}
+	return d.openPower()
 }
 
 // applyNetwork gives the tunnel link its MTU, address and routes (the
@@ -310,11 +320,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		})
 	}
+	// The tunnel job: the supervisor alone, or, in a hot-standby pair,
+	// the election that runs it while this unit is active. The shutdown
+	// sequence ends it (power.go).
+	name := "tunnel"
 	if d.pair != nil {
-		run("ha", d.pair.run) // runs the tunnel while this unit is active
-	} else {
-		run("tunnel", d.runTunnel)
+		name = "ha"
 	}
+	run(name, d.runTunnelJob)
+	run("power", d.runPower)
 	run("api", func(ctx context.Context) error {
 		return api.Serve(ctx, ln, api.Handler(d, d.log.With("job", "api")))
 	})
@@ -498,6 +512,7 @@ func (d *Daemon) statusLine() string {
 	if d.opts.SafeMode != "" {
 		line = "SAFE MODE; " + line
 	}
+	line = d.powerLine() + line
 	if stale := d.wd.Stale(); len(stale) > 0 {
 		line += "; stuck: " + strings.Join(stale, ",")
 	}
@@ -518,6 +533,7 @@ func (d *Daemon) Close() error {
 		if d.wg != nil {
 			errs = append(errs, d.wg.Close())
 		}
+		errs = append(errs, d.closePower())
 		if d.journal != nil {
 			errs = append(errs, d.journal.Close())
 		}
@@ -566,6 +582,7 @@ func (d *Daemon) Status() api.Status {
 		SafeMode: d.opts.SafeMode, Stuck: d.wd.Stale(),
 		Tunnel: d.sup.Status(), Runtime: api.ReadRuntime(), Events: recent,
 		TimeSync: d.ts.Last(), SelfCheck: d.sc.Last(),
+		UPS: d.pw.upsStatus(), NextOutage: d.pw.nextOutage(time.Now()), Power: d.pw.state(),
 	}
 }
 

@@ -55,6 +55,7 @@ func (d *Daemon) openHealth() error {
 		WAN: site.WAN.Interface, LAN: site.LAN.Interface, Net: netctl.KernelInspector{},
 		Tunnel: d.sup.Status, ProbeMisses: site.Probe.Misses, Reach: reach, TimeSync: d.ts.Last,
 		StateDir: site.Journal.Dir, MinFreeBytes: site.SelfCheck.MinFreeBytes, MaxTemperature: site.SelfCheck.MaxTemperature,
+		UPS: func() *api.UPSStatus { return d.pw.upsStatus() }, // the power job (power.go) opens after this
 	}
 	d.scCheck = d.wd.Register("selfcheck", 3*time.Minute)
 	d.sc, err = selfcheck.NewScheduler(selfcheck.SchedulerOptions{

@@ -52,6 +52,14 @@ func (m *Machine) State() State {
 	return m.state
 }
 
+// UPS returns the UPS's state as the machine last saw it; ok is false
+// before the first one (or without a UPS).
+func (m *Machine) UPS() (st hal.UPSState, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.last, m.last.Source != ""
+}
+
 // LastReport returns the sequence's report once it has run.
 func (m *Machine) LastReport() (Report, bool) {
 	m.mu.Lock()
@@ -138,6 +146,13 @@ func (m *Machine) Run(ctx context.Context) error {
 	if m.opts.Schedule != nil {
 		schedC = m.opts.Schedule.Changed()
 	}
+	var aliveC <-chan time.Time
+	if m.opts.Alive != nil {
+		alive := time.NewTicker(m.opts.AliveEvery)
+		defer alive.Stop()
+		aliveC = alive.C
+		m.opts.Alive()
+	}
 
 	for {
 		m.windows(time.Now(), windows, start)
@@ -158,6 +173,8 @@ func (m *Machine) Run(ctx context.Context) error {
 				m.mu.Unlock()
 				start(Trigger{Reason: report.ShutdownBattery, Cause: fmt.Sprintf("on battery for %s, longer than the grace period (%s)", time.Since(m.since).Round(time.Second), st)})
 			}
+		case <-aliveC:
+			m.opts.Alive()
 		case <-schedC:
 		case <-windows.C:
 		case why := <-m.restart:

@@ -133,6 +133,12 @@ type Options struct {
 	// RebootAfter is when the box wakes (RTC) after an unplanned shutdown
 	// whose return the UPS cannot make. Default 2m.
 	RebootAfter time.Duration
+
+	// Alive, when set, is called by Machine.Run's loop every AliveEvery
+	// (default 5s), also while a sequence runs: the daemon's watchdog
+	// check of the power job.
+	Alive      func()
+	AliveEvery time.Duration
 }
 
 func (o *Options) setDefaults() error {
@@ -149,6 +155,7 @@ func (o *Options) setDefaults() error {
 	setDefault(&o.OffDelay, 20*time.Second)
 	setDefault(&o.OnDelay, 30*time.Second)
 	setDefault(&o.RebootAfter, 2*time.Minute)
+	setDefault(&o.AliveEvery, 5*time.Second)
 	if o.OffDelay >= o.OnDelay {
 		return fmt.Errorf("power: the UPS off delay (%s) must be shorter than its on delay (%s), or the UPS restores the load before cutting it", o.OffDelay, o.OnDelay)
 	}

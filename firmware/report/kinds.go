@@ -53,6 +53,11 @@ const (
 	// KindPowerOffFailed is written when the power-off was refused. Fields:
 	// error, return.
 	KindPowerOffFailed = "power.poweroff_failed"
+	// KindPowerUnavailable says part of the power job cannot work: no
+	// power controller (no systemd over D-Bus), or the configured UPS
+	// source could not be opened. Fields: what ("controller", "ups"),
+	// error.
+	KindPowerUnavailable = "power.unavailable"
 )
 
 // Reasons of a power.shutdown record (field "reason").

@@ -16,7 +16,7 @@
 //	ntp                  the last time-sync check was good
 //	free_space           the state directory's file system has min_free_bytes free
 //	temperature          the hottest thermal zone is at most max_temperature (skipped without sensors)
-//	ups                  the UPS is on mains (skipped without a UPS)
+//	ups                  the UPS is on mains and its data current (skipped without a UPS)
 //
 // A skipped item is OK with a Detail starting "skipped: " (see [Skipped]).
 //

@@ -281,7 +281,12 @@ func upsItem(in Inputs) api.CheckItem {
 	if u.RuntimeS > 0 {
 		d += fmt.Sprintf(", runtime %s", age(time.Duration(u.RuntimeS)*time.Second))
 	}
-	return api.CheckItem{Name: "ups", OK: u.State == api.UPSOnline, Detail: d}
+	if u.Stale {
+		// Lost while online: nothing shuts down, but the box would not
+		// see the next power cut; a person should look.
+		d += "; not current: " + u.Reason
+	}
+	return api.CheckItem{Name: "ups", OK: u.State == api.UPSOnline && !u.Stale, Detail: d}
 }
 
 // age prints a duration for people: "12s", "5m", "3h".

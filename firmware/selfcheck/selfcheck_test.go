@@ -174,6 +174,9 @@ func TestRunFailures(t *testing.T) {
 		{"on battery", func(r *rig, in *selfcheck.Inputs) {
 			r.ups = &api.UPSStatus{Source: "nut", State: api.UPSOnBattery, ChargePct: 80, RuntimeS: 1200}
 		}, "ups", "on_battery (nut), charge 80%, runtime 20m"},
+		{"ups lost while online", func(r *rig, in *selfcheck.Inputs) {
+			r.ups = &api.UPSStatus{Source: "nut", State: api.UPSOnline, ChargePct: 100, RuntimeS: -1, Stale: true, Reason: "nut: LIST VAR ups: ERR DATA-STALE"}
+		}, "ups", "online (nut), charge 100%; not current: nut: LIST VAR ups: ERR DATA-STALE"},
 		{"no tunnel job", func(r *rig, in *selfcheck.Inputs) { in.Tunnel = nil },
 			"tunnel", "the tunnel job is not running"},
 	} {

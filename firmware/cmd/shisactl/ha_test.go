@@ -26,9 +26,9 @@ func TestPrintStatusPair(t *testing.T) {
 	printStatus(&b, st, now)
 	out := b.String()
 	for _, want := range []string{
-		"pair      STANDBY for 2m00s, priority 100, health wan,tunnel,dc",
+		"pair      STANDBY for 2m00s, priority 100, health wan,tunnel,dc,lan",
 		"because standby: peer a is active",
-		"peer      a ACTIVE, priority 200 (effective 200), health wan,tunnel,dc, last heartbeat 4ms ago",
+		"peer      a ACTIVE, priority 200 (effective 200), health wan,tunnel,dc,lan, last heartbeat 4ms ago",
 		"heartbeats sent 100, accepted 98, refused: forged 2",
 		"tunnel    held by the active unit (this one is standby",
 	} {
@@ -37,7 +37,7 @@ func TestPrintStatusPair(t *testing.T) {
 	assert.NotContains(t, out, "ENDPOINT", "a standby's endpoint figures are stale: not shown")
 
 	// A sick active whose peer is silent.
-	st.Role, st.Pair.Role, st.Pair.Effective, st.Pair.Health = "active", ha.Active, 0, ha.HealthTunnel|ha.HealthDC
+	st.Role, st.Pair.Role, st.Pair.Effective, st.Pair.Health = "active", ha.Active, 0, ha.HealthTunnel|ha.HealthDC|ha.HealthLAN
 	st.Pair.Peer.Alive = false
 	st.Pair.Peer.AgeMs = 65000
 	st.Tunnel.State = tunnel.Up
@@ -45,7 +45,7 @@ func TestPrintStatusPair(t *testing.T) {
 	printStatus(&b, st, now)
 	out = b.String()
 	for _, want := range []string{
-		"pair      ACTIVE for 2m00s, priority 100 (effective 0), health !wan,tunnel,dc",
+		"pair      ACTIVE for 2m00s, priority 100 (effective 0), health !wan,tunnel,dc,lan",
 		"peer      a SILENT",
 		"last heartbeat 1m05s ago",
 		"ENDPOINT",

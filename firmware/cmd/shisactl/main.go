@@ -81,6 +81,7 @@ EXAMPLES
   shisactl config check /etc/shisa/site.yaml
   shisactl key new /etc/shisa/site.key
   shisactl ha handover
+  shisactl outage add --start "2026-12-05 08:00" --end "2026-12-05 17:00" --reason "electrical inspection"
 
 EXIT STATUS
   0 success; 1 the daemon could not be reached or answered an error;
@@ -89,7 +90,7 @@ EXIT STATUS
 
 // manualText is the manual with each command file's section in place.
 func manualText() string {
-	return fmt.Sprintf(manual, manualReport+manualDiagnose+manualFleet+manualHA)
+	return fmt.Sprintf(manual, manualReport+manualDiagnose+manualFleet+manualOutage+manualPower+manualHA)
 }
 
 func main() {
@@ -141,6 +142,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "fleet":
 		// Polling forty boxes takes longer than one request.
 		err = cmdFleet(context.Background(), rest, stdout)
+	case "outage":
+		err = cmdOutage(ctx, c, rest, stdout)
+	case "power":
+		err = cmdPower(ctx, c, rest, stdout)
 	case "status":
 		err = cmdStatus(ctx, c, rest, stdout)
 	case "ha":

@@ -326,3 +326,7 @@ func NewServerAt(addr string) (*Server, error) {
 	s, err := newServer(ln)
 	return s, err
 }
+
+// NewServerOn is NewServer on a listener opened elsewhere (inside a
+// network namespace, for an integration test); Close closes it.
+func NewServerOn(ln net.Listener) (*Server, error) { return newServer(ln) }

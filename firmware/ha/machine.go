@@ -164,7 +164,7 @@ const (
 var (
 	ErrNotActive      = errors.New("ha: this unit is not active; run the handover on the active unit")
 	ErrNoPeer         = errors.New("ha: the peer is not heard; a handover would leave no active unit")
-	ErrPeerIneligible = errors.New("ha: the peer's WAN link or tunnel is down; it cannot take over")
+	ErrPeerIneligible = errors.New("ha: the peer's WAN link, LAN link or tunnel is down; it cannot take over")
 )
 
 // Machine is the election as a pure state machine: every input carries

@@ -15,7 +15,7 @@ import (
 const manualHA = `  ha handover [--clear]
       Move the active role of a hot-standby pair to the other unit on
       purpose, for maintenance: run it on the active unit. The peer must be
-      alive and healthy (WAN and tunnel); it takes the virtual IP and the
+      alive and eligible (WAN, LAN and tunnel up); it takes the virtual IP and the
       tunnel at its next heartbeat and this unit steps down to standby. This
       unit then does not take the role back (even with pair.preempt) until
       the handover is cleared with --clear or shisad restarts. Refused, with
@@ -25,6 +25,10 @@ const manualHA = `  ha handover [--clear]
 `
 
 func cmdHA(ctx context.Context, c *api.Client, args []string, w io.Writer) error {
+	if wantsHelp(args) {
+		fmt.Fprint(w, "USAGE\n"+manualHA)
+		return nil
+	}
 	if len(args) < 1 || args[0] != "handover" {
 		return usageError{"usage: shisactl ha handover [--clear]"}
 	}

@@ -77,25 +77,12 @@ func Run(ctx context.Context, opts Options) (res Result, err error) {
 	if opts.TransferBytes == 0 {
 		opts.TransferBytes = 8 << 20
 	}
-	out := opts.Out
-	if out == nil {
-		out = io.Discard
+	st, err := newStage(opts.Out, opts.Logger, opts.Dir, "shisa-demo-")
+	if err != nil {
+		return res, err
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	dir := opts.Dir
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "shisa-demo-"); err != nil {
-			return res, err
-		}
-		defer os.RemoveAll(dir)
-	}
-	t0 := time.Now()
-	say := func(format string, a ...any) {
-		fmt.Fprintf(out, "[%7.3fs] %s\n", time.Since(t0).Seconds(), fmt.Sprintf(format, a...))
-	}
+	defer st.close()
+	out, log, dir, say := st.out, st.log, st.dir, st.say
 
 	siteKey, err := wgtypes.GeneratePrivateKey()
 	if err != nil {
@@ -493,4 +480,37 @@ func transfer(ctx context.Context, d *daemon.Daemon, n int64) (r transferResult)
 		return transferResult{err: fmt.Errorf("sink got %q, sent %q", strings.TrimSpace(line), strings.TrimSpace(want))}
 	}
 	return transferResult{sum: hex.EncodeToString(h.Sum(nil))}
+}
+
+// stage is what a demo run needs around it: where it writes, its logger,
+// its directory (a temporary one unless given, removed by close) and say,
+// which prints a line stamped with the time since the run began.
+type stage struct {
+	out   io.Writer
+	log   *slog.Logger
+	dir   string
+	say   func(format string, a ...any)
+	close func()
+}
+
+func newStage(out io.Writer, log *slog.Logger, dir, tmpPrefix string) (*stage, error) {
+	if out == nil {
+		out = io.Discard
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	st := &stage{out: out, log: log, dir: dir, close: func() {}}
+	if dir == "" {
+		d, err := os.MkdirTemp("", tmpPrefix)
+		if err != nil {
+			return nil, err
+		}
+		st.dir, st.close = d, func() { os.RemoveAll(d) }
+	}
+	t0 := time.Now()
+	st.say = func(format string, a ...any) {
+		fmt.Fprintf(out, "[%7.3fs] %s\n", time.Since(t0).Seconds(), fmt.Sprintf(format, a...))
+	}
+	return st, nil
 }

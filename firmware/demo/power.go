@@ -68,25 +68,12 @@ const (
 // low before the grace ends, and the same sequence runs; the UPS brings the
 // box back.
 func RunPower(ctx context.Context, opts PowerOptions) (res PowerResult, err error) {
-	out := opts.Out
-	if out == nil {
-		out = io.Discard
+	stg, err := newStage(opts.Out, opts.Logger, opts.Dir, "shisa-demo-power-")
+	if err != nil {
+		return res, err
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	dir := opts.Dir
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "shisa-demo-power-"); err != nil {
-			return res, err
-		}
-		defer os.RemoveAll(dir)
-	}
-	t0 := time.Now()
-	say := func(format string, a ...any) {
-		fmt.Fprintf(out, "[%7.3fs] %s\n", time.Since(t0).Seconds(), fmt.Sprintf(format, a...))
-	}
+	defer stg.close()
+	out, log, dir, say := stg.out, stg.log, stg.dir, stg.say
 
 	siteKey, err := wgtypes.GeneratePrivateKey()
 	if err != nil {

@@ -28,10 +28,7 @@ func TestBenchHAFailover(t *testing.T) {
 	)
 	ps := newPairSite(t)
 	active, standby := ps.units[0], ps.units[1]
-	ps.start(active)
-	ps.wait(active, "a active", 20*time.Second, activeWithTunnel)
-	ps.start(standby)
-	ps.wait(standby, "b standby", 20*time.Second, standbyWithPeer)
+	ps.startPair()
 	u := startUDPEcho(t, ps.office, udpEchoAddr, every, timeout)
 	if _, err := u.await(t, time.Now(), 10*time.Second); err != nil {
 		t.Fatalf("UDP echo: %v", err)
@@ -79,10 +76,7 @@ func TestBenchHAFalseFailovers(t *testing.T) {
 	}
 	ps := newPairSite(t)
 	a, b := ps.units[0], ps.units[1]
-	ps.start(a)
-	ps.wait(a, "a active", 20*time.Second, activeWithTunnel)
-	ps.start(b)
-	ps.wait(b, "b standby", 20*time.Second, standbyWithPeer)
+	ps.startPair()
 
 	rules := fmt.Sprintf(`table inet hbloss {
  chain in {
@@ -151,11 +145,7 @@ func TestBenchHAFalseFailovers(t *testing.T) {
 func TestBenchHAIdle(t *testing.T) {
 	requireBench(t)
 	ps := newPairSite(t)
-	a, b := ps.units[0], ps.units[1]
-	ps.start(a)
-	ps.wait(a, "a active", 20*time.Second, activeWithTunnel)
-	ps.start(b)
-	ps.wait(b, "b standby", 20*time.Second, standbyWithPeer)
+	ps.startPair()
 	time.Sleep(3 * time.Second)
 	const window = 10 * time.Second
 	var samples []float64

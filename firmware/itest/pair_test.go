@@ -182,6 +182,17 @@ func (ps *pairSite) start(u *pairUnit) {
 	ps.mu.Unlock()
 }
 
+// startPair starts a and waits until it is active with its tunnel up,
+// then starts b and waits until it is standby, hearing a.
+func (ps *pairSite) startPair() {
+	ps.t.Helper()
+	a, b := ps.units[0], ps.units[1]
+	ps.start(a)
+	ps.wait(a, "a active with the tunnel up", 20*time.Second, activeWithTunnel)
+	ps.start(b)
+	ps.wait(b, "b standby hearing a", 20*time.Second, standbyWithPeer)
+}
+
 // wait polls the unit's status until cond holds (20 s at most).
 func (ps *pairSite) wait(u *pairUnit, what string, timeout time.Duration, cond func(*api.Status) bool) *api.Status {
 	ps.t.Helper()

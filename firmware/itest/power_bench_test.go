@@ -11,7 +11,6 @@ import (
 	"github.com/shisa-gw/shisa/firmware/api"
 	"github.com/shisa-gw/shisa/firmware/benchfig"
 	"github.com/shisa-gw/shisa/firmware/journal"
-	"github.com/shisa-gw/shisa/hal/nut/nuttest"
 )
 
 // powerTrials is the number of low-battery shutdowns per setup.
@@ -44,18 +43,7 @@ func TestBenchPowerShutdown(t *testing.T) {
 		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(30000))
 		cfg := strings.Replace(powerConfig(addr, "ups", pwFile, wake, "1h"), "    interval: 200ms\n", "", 1)
 		s := newSite(t, siteOptions{TestHooks: true, Extra: cfg})
-		ln, err := s.unit.Listen("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := nuttest.NewServerOn(ln)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { srv.Close() })
-		srv.Lock()
-		srv.Users = map[string]string{nutUser: nutPassword}
-		srv.Unlock()
+		srv := fakeUPSD(t, s, addr)
 		var safe, total, inner []float64
 		for i := range powerTrials {
 			srv.Set("ups.status", "OL")

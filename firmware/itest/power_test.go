@@ -426,18 +426,7 @@ func TestPowerArmedInNamespaces(t *testing.T) {
 	writeSecret(t, pwFile, nutPassword)
 	addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(30000))
 	s := newSite(t, siteOptions{TestHooks: true, Extra: powerConfig(addr, "ups", pwFile, "none", "1h")})
-	ln, err := s.unit.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := nuttest.NewServerOn(ln)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	srv.Lock()
-	srv.Users = map[string]string{nutUser: nutPassword}
-	srv.Unlock()
+	srv := fakeUPSD(t, s, addr)
 
 	run := lowBatteryShutdown(t, s, func() { srv.Set("ups.status", "OB DISCHRG") }, func() { srv.Set("ups.status", "OB DISCHRG LB") })
 	if got, want := strings.Join(srv.Commands(), "; "), "SET ups.delay.shutdown=20; SET ups.delay.start=30; INSTCMD shutdown.return"; got != want {
@@ -544,4 +533,23 @@ func mustEvents(t *testing.T, s *site, since uint64) []journal.Record {
 		t.Fatal(err)
 	}
 	return recs
+}
+
+// fakeUPSD serves nuttest's fake upsd on addr in the unit's namespace, with
+// the test's NUT user, until the test ends.
+func fakeUPSD(t *testing.T, s *site, addr string) *nuttest.Server {
+	t.Helper()
+	ln, err := s.unit.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := nuttest.NewServerOn(ln)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	srv.Lock()
+	srv.Users = map[string]string{nutUser: nutPassword}
+	srv.Unlock()
+	return srv
 }

@@ -47,6 +47,7 @@ func (d *Daemon) openHealth() error {
 	d.ts, err = timesync.New(timesync.Options{
 		Servers: site.TimeSync.Servers, MaxOffset: site.TimeSync.MaxOffset.D(), Interval: site.TimeSync.Interval.D(),
 		Dial: dial, Events: ev, Logger: log.With("job", "timesync"), Alive: d.tsCheck.Report,
+		Skip: d.withoutTunnel,
 	})
 	if err != nil {
 		return err

@@ -349,6 +349,18 @@ func (j *pairJob) stopTunnel() {
 	}
 }
 
+// holdsTunnel reports whether the tunnel supervisor runs (this unit is
+// active).
+func (j *pairJob) holdsTunnel() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.supCancel != nil
+}
+
+// withoutTunnel reports whether this unit is a hot-standby unit not
+// holding the tunnel now: checks through the tunnel (NTP) are left out.
+func (d *Daemon) withoutTunnel() bool { return d.pair != nil && !d.pair.holdsTunnel() }
+
 // status is the election's snapshot, for the API.
 func (j *pairJob) status() *ha.Status {
 	st := j.node.Status()

@@ -53,18 +53,24 @@ func Failed(sc api.SelfCheck) []string {
 
 // PathItems are the items along the path from the office to the
 // datacenter: lan_link, wan_link, default_route, endpoint:NAME and
-// probe:NAME for each endpoint, ntp.
+// probe:NAME for each endpoint (one skipped tunnel item instead while the
+// tunnel is stopped: a standby unit), ntp.
 func PathItems(f Facts) []api.CheckItem {
 	items := []api.CheckItem{
 		linkItem("lan_link", f.LAN),
 		linkItem("wan_link", f.WAN),
 		routeItem(f),
 	}
-	if !f.TunnelKnown {
+	switch {
+	case !f.TunnelKnown:
 		items = append(items, api.CheckItem{Name: "tunnel", Detail: "the tunnel job is not running"})
-	}
-	for _, e := range f.Endpoints {
-		items = append(items, endpointItem(e), probeItem(e, f.ProbeMisses))
+	case f.Tunnel.State == tunnel.Stopped:
+		// The endpoints' figures are from when the tunnel last ran.
+		items = append(items, skipped("tunnel", "the tunnel is stopped on this unit: it is the standby of a hot-standby pair, or shutting down"))
+	default:
+		for _, e := range f.Endpoints {
+			items = append(items, endpointItem(e), probeItem(e, f.ProbeMisses))
+		}
 	}
 	return append(items, ntpItem(f.Clock))
 }

@@ -210,6 +210,30 @@ func TestRunSkips(t *testing.T) {
 	}
 }
 
+// A standby unit of a pair has its tunnel stopped: its endpoints' figures
+// are stale, so the endpoint and probe items give way to one skipped
+// tunnel item, and the self-check passes on what the unit can check.
+func TestRunStandbySkipsTheTunnel(t *testing.T) {
+	r, in := newRig(t)
+	r.mu.Lock()
+	r.tun.State = tunnel.Stopped
+	r.tun.Endpoints[0].Health, r.tun.Endpoints[0].Misses = tunnel.Dead, 9
+	r.mu.Unlock()
+	sc := selfcheck.Run(t.Context(), in)
+	m := items(sc)
+	if !selfcheck.Skipped(m["tunnel"]) || !strings.Contains(m["tunnel"].Detail, "standby") {
+		t.Errorf("tunnel: %+v, want skipped for a standby", m["tunnel"])
+	}
+	for name := range m {
+		if strings.HasPrefix(name, "endpoint:") || strings.HasPrefix(name, "probe:") {
+			t.Errorf("%s checked on a stopped tunnel: %+v", name, m[name])
+		}
+	}
+	if !sc.OK {
+		t.Errorf("a healthy standby fails its self-check: %v", selfcheck.Failed(sc))
+	}
+}
+
 // TestReachOnlyWhenAllDead: the endpoints' public addresses are pinged
 // only while no endpoint is alive, and the answer tells keys from a dead
 // datacenter.

@@ -51,6 +51,11 @@ type Options struct {
 	// LogEvery unless the verdict changes.
 	Logger   *slog.Logger
 	LogEvery time.Duration // default 1h
+	// Skip, when set and returning true at a check's time, makes Run leave
+	// that check out (no measurement, no event; Last keeps the previous
+	// one): a hot-standby unit's servers are behind a tunnel it does not
+	// hold. Check itself always measures.
+	Skip func() bool
 	// Alive is called on every round of the loop, at least every
 	// AliveEvery (default 30s), as the job's watchdog check.
 	Alive      func()
@@ -134,7 +139,9 @@ func (c *Checker) Run(ctx context.Context) error {
 			return nil
 		case <-alive.C:
 		case <-next.C:
-			c.Check(ctx)
+			if c.opts.Skip == nil || !c.opts.Skip() {
+				c.Check(ctx)
+			}
 			next.Reset(c.opts.Interval)
 		}
 	}

@@ -294,3 +294,47 @@ func TestQueryCanceled(t *testing.T) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
 }
+
+// A skipped check (a hot-standby unit, whose servers are behind a tunnel
+// it does not hold) measures nothing, journals nothing and keeps the last
+// result; the schedule goes on, and the checks resume when Skip says so.
+func TestCheckerSkip(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ntp1 := timesynctest.NewMem()
+		ev := &events{}
+		var standby atomic.Bool
+		c, err := timesync.New(timesync.Options{
+			Servers: []string{"ntp1"}, Interval: 15 * time.Minute,
+			Dial: dialer{"ntp1": ntp1}.dial, System: timesynctest.NewSystem(true), Events: ev,
+			Skip: standby.Load,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- c.Run(ctx) }()
+		time.Sleep(10*time.Second + time.Second) // the first check
+		synctest.Wait()
+		expect(t, ev, "timesync.check ok=true server=ntp1 stratum=2 synced=true")
+		first := c.Last()
+		standby.Store(true)
+		ntp1.Set(func(s *timesynctest.Server) { s.Offset = time.Hour }) // would be degraded
+		time.Sleep(2 * 15 * time.Minute)
+		synctest.Wait()
+		expect(t, ev)
+		if l := c.Last(); l == nil || !l.At.Equal(first.At) || l.OK != first.OK {
+			t.Errorf("Last changed while skipped: %+v", c.Last())
+		}
+		standby.Store(false)
+		time.Sleep(15 * time.Minute)
+		synctest.Wait()
+		expect(t, ev,
+			"timesync.check ok=false server=ntp1 stratum=2 synced=true",
+			"timesync.degraded ok=false server=ntp1 stratum=2 synced=true")
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+}

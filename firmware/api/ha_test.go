@@ -89,3 +89,35 @@ func TestPairProblems(t *testing.T) {
 	st.Pair.Peer.Health = ha.HealthOK
 	assert.Empty(t, st.Problems(), "a live, healthy peer is no problem")
 }
+
+// The datacenter can hand a pair over through the management API, with
+// its token; without it the request never reaches the backend.
+func TestManagementHandover(t *testing.T) {
+	b := &pairMgmt{mgmtBackend: &mgmtBackend{fakeBackend: newBackend(t, 0), st: richStatus(time.Now())}}
+	h := ManagementHandler(b, []byte(testToken), nil)
+	post := func(auth string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/v1/ha/handover", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	assert.Equal(t, http.StatusUnauthorized, post("").Code)
+	assert.Equal(t, http.StatusUnauthorized, post("Bearer wrong").Code)
+	assert.Empty(t, b.calls, "refused before the backend")
+	rec := post("Bearer " + testToken)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	assert.Equal(t, []bool{true}, b.calls)
+}
+
+type pairMgmt struct {
+	*mgmtBackend
+	calls []bool
+}
+
+func (p *pairMgmt) Handover(on bool) error {
+	p.calls = append(p.calls, on)
+	return nil
+}

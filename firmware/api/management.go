@@ -66,7 +66,10 @@ const authLogEvery = time.Minute
 //	GET /metrics                       Prometheus text format
 //
 // and the power routes (power.go) when b is a PowerBackend: the
-// datacenter plans outages and restarts through them.
+// datacenter plans outages and restarts through them; and POST/DELETE
+// /v1/ha/handover (ha.go) when b can hand over: the datacenter moves a
+// pair's active role for maintenance. The scrape reaches the active unit
+// (both units share the management address), so that is where it runs.
 //
 // Every request must carry "Authorization: Bearer TOKEN". A missing or
 // wrong token is a 401 with the body {} and "WWW-Authenticate: Bearer",
@@ -96,6 +99,7 @@ func ManagementHandler(b ManagementBackend, token []byte, log *slog.Logger) http
 	m.mux.HandleFunc("GET /v1/report", m.report(b))
 	m.mux.HandleFunc("GET /metrics", m.metrics)
 	m.registerPower(m.mux, b)
+	haRoutes(m.mux, b)
 	return m
 }
 

@@ -204,7 +204,7 @@ func TestBenchFootprint(t *testing.T) {
 	t.Logf("transfer: %d MiB in %.1fs (%.0f Mbit/s)", moved.Load()>>20, time.Since(start).Seconds(), mbit)
 
 	f = benchfig.FromSamples("rss_loaded_mb", "MB", rss, 20)
-	f.Note = fmt.Sprintf("VmRSS of shisad (tun backend, 16 MiB soft memory limit), 6 samples 1 s apart after 10 s of a saturating TCP transfer through the tunnel (%.0f Mbit/s); threads %v; goroutines %v", mbit, threads, gor)
+	f.Note = fmt.Sprintf("VmRSS of shisad (tun backend, soft memory limit 16 MiB above the heap after start), 6 samples 1 s apart after 10 s of a saturating TCP transfer through the tunnel (%.0f Mbit/s); threads %v; goroutines %v", mbit, threads, gor)
 	writeFigure(t, f)
 }
 

@@ -99,7 +99,7 @@ func (d *Daemon) openPair() (*pairJob, error) {
 	if changed, err := netctl.DelVIP(nl, j.link, j.vip); err != nil {
 		return nil, fmt.Errorf("daemon: removing a stale virtual IP %s from %s: %w", j.vip, j.link, err)
 	} else if changed {
-		d.event("ha.vip_removed", fmt.Sprintf("removed the virtual IP %s left on %s by an earlier run", j.vip.Addr(), j.link), map[string]any{"vip": j.vip.Addr().String()})
+		d.event(ha.KindVIPRemoved, fmt.Sprintf("removed the virtual IP %s left on %s by an earlier run", j.vip.Addr(), j.link), map[string]any{"vip": j.vip.Addr().String()})
 	}
 	if j.cr, err = netctl.NewCarrierReader(); err != nil {
 		return nil, err

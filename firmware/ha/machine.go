@@ -158,6 +158,9 @@ const (
 	// KindHealth: this unit's health checks changed (written by the
 	// daemon, which measures them).
 	KindHealth = "ha.health"
+	// KindVIPRemoved: the daemon found the virtual IP left on the LAN
+	// port by an earlier run and removed it before the election began.
+	KindVIPRemoved = "ha.vip_removed"
 )
 
 // Errors of Handover.

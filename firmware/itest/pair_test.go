@@ -297,10 +297,18 @@ func TestHotStandbyInNamespaces(t *testing.T) {
 	tl := newTimeline()
 	defer func() { t.Logf("timeline:\n%s", tl) }()
 
-	// 1. A starts alone and becomes active; B joins as standby.
+	// 1. A starts alone and becomes active; B joins as standby. A holds
+	// a virtual IP left by an earlier run (a crash while active): shisad
+	// drops it before the election, and says so.
+	a.ns.Addr("lan0", pfx(pairVIP+"/32"))
 	ps.start(a)
 	ps.wait(a, "a active with the tunnel up", 20*time.Second, activeWithTunnel)
 	tl.now("a: active, tunnel up")
+	if page, err := a.api.Events(t.Context(), 0, api.MaxPage); err != nil {
+		t.Fatal(err)
+	} else if !slices.ContainsFunc(page.Events, func(r journal.Record) bool { return r.Kind == ha.KindVIPRemoved }) {
+		t.Errorf("a's journal has no %s event for the stale virtual IP:\n%s", ha.KindVIPRemoved, formatEvents(page.Events))
+	}
 	ps.start(b)
 	ps.wait(b, "b standby hearing a", 20*time.Second, standbyWithPeer)
 	tl.now("b: standby, hears a")

@@ -85,6 +85,15 @@ type SelfCheck struct {
 	Items []CheckItem `json:"items"`
 }
 
+// Acceptance is the report of an acceptance check (動作確認; package
+// acceptance): the self-check's items and more, pass or fail each.
+type Acceptance struct {
+	At    time.Time   `json:"at"`
+	OK    bool        `json:"ok"` // every item passed
+	TookS float64     `json:"took_s"`
+	Items []CheckItem `json:"items"`
+}
+
 // CheckItem is one thing the self-check looked at.
 type CheckItem struct {
 	// Name is what was checked: "wan_link", "lan_link", "default_route",
@@ -301,6 +310,7 @@ const MaxPage = 1000
 //	GET /v1/report?month=YYYY-MM&format=json|csv|html&lang=ja|en
 //	GET /v1/diagnose
 //	POST, DELETE /v1/ha/handover (see haRoutes)
+//	POST /v1/acceptance (see acceptanceRoutes)
 //
 // and the power routes (power.go) when b is a PowerBackend.
 func Handler(b Backend, log *slog.Logger) http.Handler {
@@ -322,6 +332,7 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 		mux.HandleFunc("GET /v1/diagnose", notBuilt("diagnose"))
 	}
 	haRoutes(mux, b)
+	acceptanceRoutes(mux, b, r)
 	r.registerPower(mux, b)
 	return mux
 }

@@ -100,6 +100,7 @@ func ManagementHandler(b ManagementBackend, token []byte, log *slog.Logger) http
 	m.mux.HandleFunc("GET /metrics", m.metrics)
 	m.registerPower(m.mux, b)
 	haRoutes(m.mux, b)
+	acceptanceRoutes(m.mux, b, m.routes)
 	return m
 }
 

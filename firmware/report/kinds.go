@@ -22,6 +22,10 @@ const (
 	// KindSelfCheckResult is one run of the daily self-check. Fields: ok
 	// (bool), failed ([]string, the names of the failed checks).
 	KindSelfCheckResult = "selfcheck.result"
+	// KindAcceptanceResult is one acceptance check (動作確認) of a unit
+	// put in service. Fields: ok (bool), failed ([]string), items
+	// ([]api.CheckItem, the whole report), took_s (number).
+	KindAcceptanceResult = "acceptance.result"
 	// KindPowerShutdown is written before the box powers itself off.
 	// Fields: reason (one of the Shutdown… values), window (string, the
 	// planned window, for ShutdownPlanned). Reasons ShutdownPlanned and

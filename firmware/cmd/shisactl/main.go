@@ -90,7 +90,7 @@ EXIT STATUS
 
 // manualText is the manual with each command file's section in place.
 func manualText() string {
-	return fmt.Sprintf(manual, manualReport+manualDiagnose+manualFleet+manualOutage+manualPower+manualHA)
+	return fmt.Sprintf(manual, manualReport+manualDiagnose+manualFleet+manualOutage+manualPower+manualHA+manualSpare)
 }
 
 func main() {
@@ -150,6 +150,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdStatus(ctx, c, rest, stdout)
 	case "ha":
 		err = cmdHA(ctx, c, rest, stdout)
+	case "spare":
+		// The check dials services and may take a few seconds more.
+		sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer scancel()
+		err = cmdSpare(sctx, c, rest, stdout)
 	case "events":
 		err = cmdEvents(ctx, c, rest, stdout)
 	case "key":

@@ -183,7 +183,9 @@ func TestSealRefusesBadContents(t *testing.T) {
 		{"big config", func(c *Contents, _ *SealOptions) { c.Config = make([]byte, MaxConfig+1) }, "config:"},
 		{"key", func(c *Contents, _ *SealOptions) { c.WireGuardKey = [32]byte{} }, "WireGuard key:"},
 		{"short pair secret", func(c *Contents, _ *SealOptions) { c.PairSecret = []byte("short") }, "pair secret: 5 bytes"},
-		{"token with a space", func(c *Contents, _ *SealOptions) { c.APIToken = []byte(strings.Repeat("a", 20) + " " + strings.Repeat("b", 20)) }, "API token: holds whitespace"},
+		{"token with a space", func(c *Contents, _ *SealOptions) {
+			c.APIToken = []byte(strings.Repeat("a", 20) + " " + strings.Repeat("b", 20))
+		}, "API token: holds whitespace"},
 		{"no signer", func(_ *Contents, o *SealOptions) { o.Signer = nil }, "signer:"},
 		{"short passphrase", func(_ *Contents, o *SealOptions) { o.Passphrase = "abcd-efgh-ijkl" }, "passphrase: 12 characters"},
 		{"both", func(_ *Contents, o *SealOptions) { o.Recipient = "age1x" }, "not both"},
@@ -227,4 +229,24 @@ func TestNewPassphrase(t *testing.T) {
 		seen[p] = true
 	}
 	assert.Len(t, passphraseAlphabet, 32)
+}
+
+// TestScryptWorkFactor seals at the real work factor (the others run at a
+// cheap one) and checks Open refuses one above its limit, which would ask
+// more memory than the board has.
+func TestScryptWorkFactor(t *testing.T) {
+	saved := scryptWorkFactor
+	t.Cleanup(func() { scryptWorkFactor = saved })
+	for _, tc := range []struct {
+		logN int
+		ok   bool
+	}{{15, true}, {scryptMaxWorkFactor + 1, false}} {
+		scryptWorkFactor = tc.logN
+		_, err := Open(seal(t, contents(testSite, 1), dcKey), verifyOpts())
+		if tc.ok {
+			require.NoError(t, err, "work factor 2^%d", tc.logN)
+		} else {
+			require.ErrorIs(t, err, ErrDecrypt, "work factor 2^%d", tc.logN)
+		}
+	}
 }

@@ -74,7 +74,10 @@
 //	installed.json     0644 (site, unit, serial, signer, created, installed)
 //
 // The site.yaml in the pack must name those key paths (relative paths are
-// relative to dir). Installed reads installed.json for the rollback check.
+// relative to dir). Installed reads installed.json for the rollback check;
+// Export reads the whole set back, serial plus one, for `site export`.
+// One writer at a time: Install is not safe against a concurrent Install
+// on the same dir (the daemon serialises activations).
 //
 // No function of this package puts a key, secret, token or passphrase into
 // an error or a string; Contents.String leaves them out.

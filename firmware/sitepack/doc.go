@@ -1,7 +1,7 @@
 // Package sitepack builds, verifies and installs site packs: one file
 // holding everything that makes a unit this site's unit — the site config
-// (site.yaml), the site's WireGuard private key, the pair secret and the
-// management API token if the site has them — signed by a trusted ed25519
+// (site.yaml), the site's WireGuard private key, and the pair secret, the
+// management API token and the UPS password if the site has them — signed by a trusted ed25519
 // key and with its contents encrypted with age.
 //
 // # Format (version 1)
@@ -23,7 +23,8 @@
 //
 // The age plaintext is itself length-prefixed: config 4+n (1..MaxConfig),
 // the WireGuard private key (32 raw bytes), pair secret 2+n and API token
-// 2+n (n 0 = none, else 32..MaxSecret bytes without whitespace).
+// 2+n (n 0 = none, else 32..MaxSecret bytes without whitespace), UPS (NUT)
+// password 2+n (0..MaxPassword printable bytes).
 //
 // The signature covers the header, the metadata, the ciphertext and the
 // signer's key, so any flipped byte is refused: in the signature or the
@@ -71,6 +72,7 @@
 //	keys/site.key      0600 (wg genkey format)
 //	keys/pair.secret   0600 (if any)
 //	keys/api.token     0600 (if any)
+//	keys/nut.password  0600 (if any)
 //	installed.json     0644 (site, unit, serial, signer, created, installed)
 //
 // The site.yaml in the pack must name those key paths (relative paths are

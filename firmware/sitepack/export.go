@@ -46,7 +46,8 @@ func export(dir string) (Contents, error) {
 	for _, s := range []struct {
 		name string
 		to   *[]byte
-	}{{PairSecretFile, &c.PairSecret}, {APITokenFile, &c.APIToken}} {
+		ok   func([]byte) error
+	}{{PairSecretFile, &c.PairSecret, validSecret}, {APITokenFile, &c.APIToken, validSecret}, {UPSPasswordFile, &c.UPSPassword, validPassword}} {
 		b, err := readBounded(filepath.Join(dir, filepath.FromSlash(s.name)), MaxSecret+2)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -55,7 +56,7 @@ func export(dir string) (Contents, error) {
 			return Contents{}, err
 		}
 		*s.to = bytes.TrimRight(b, "\r\n")
-		if err := validSecret(*s.to); err != nil {
+		if err := s.ok(*s.to); err != nil {
 			return Contents{}, fmt.Errorf("%s: %w", s.name, err)
 		}
 	}

@@ -37,7 +37,10 @@ const (
 	MinSecret = 32
 	// MaxPayload bounds the age ciphertext: the plaintext plus age's
 	// header and per-chunk overhead.
-	MaxPayload = MaxConfig + 4 + 32 + 2*(2+MaxSecret) + 8<<10
+	MaxPayload = MaxConfig + 4 + 32 + 2*(2+MaxSecret) + 2 + MaxPassword + 8<<10
+
+	// MaxPassword bounds the UPS (NUT) password.
+	MaxPassword = 256
 
 	maxID = 63
 )
@@ -103,6 +106,20 @@ func validSecret(b []byte) error {
 	for _, c := range b {
 		if c <= ' ' || c > '~' {
 			return errors.New("holds whitespace or non-printable characters")
+		}
+	}
+	return nil
+}
+
+// validPassword checks the UPS password: empty, or 1..MaxPassword
+// printable ASCII (spaces allowed). The error never shows it.
+func validPassword(b []byte) error {
+	if len(b) > MaxPassword {
+		return fmt.Errorf("%d bytes, over the limit of %d: %w", len(b), MaxPassword, ErrOversized)
+	}
+	for _, c := range b {
+		if c < ' ' || c > '~' {
+			return errors.New("holds a line break or non-printable characters")
 		}
 	}
 	return nil
@@ -266,17 +283,20 @@ type secrets struct {
 	key        [32]byte
 	pairSecret []byte
 	apiToken   []byte
+	upsPass    []byte
 }
 
 func (s *secrets) marshal() []byte {
-	b := make([]byte, 0, 4+len(s.config)+32+4+len(s.pairSecret)+len(s.apiToken))
+	b := make([]byte, 0, 4+len(s.config)+32+6+len(s.pairSecret)+len(s.apiToken)+len(s.upsPass))
 	b = binary.BigEndian.AppendUint32(b, uint32(len(s.config)))
 	b = append(b, s.config...)
 	b = append(b, s.key[:]...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(s.pairSecret)))
 	b = append(b, s.pairSecret...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(s.apiToken)))
-	return append(b, s.apiToken...)
+	b = append(b, s.apiToken...)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(s.upsPass)))
+	return append(b, s.upsPass...)
 }
 
 func parseSecrets(data []byte) (*secrets, error) {
@@ -306,12 +326,19 @@ func parseSecrets(data []byte) (*secrets, error) {
 	if err := validSecret(s.apiToken); err != nil {
 		return nil, fmt.Errorf("%w: API token: %w", ErrMalformed, err)
 	}
-	if err := r.end("API token"); err != nil {
+	if s.upsPass, err = r.bytes(2, 0, MaxPassword, "UPS password"); err != nil {
+		return nil, err
+	}
+	if err := validPassword(s.upsPass); err != nil {
+		return nil, fmt.Errorf("%w: UPS password: %w", ErrMalformed, err)
+	}
+	if err := r.end("UPS password"); err != nil {
 		return nil, err
 	}
 	// Copy out of the decrypted buffer so the caller owns the slices.
 	s.config = append([]byte(nil), s.config...)
 	s.pairSecret = append([]byte(nil), s.pairSecret...)
 	s.apiToken = append([]byte(nil), s.apiToken...)
+	s.upsPass = append([]byte(nil), s.upsPass...)
 	return s, nil
 }

@@ -19,7 +19,7 @@ func FuzzOpen(f *testing.F) {
 		f.Fatal(err)
 	}
 	small := contents(testSite, 2)
-	small.Config, small.PairSecret, small.APIToken = []byte("site: x\n"), nil, nil
+	small.Config, small.PairSecret, small.APIToken, small.UPSPassword = []byte("site: x\n"), nil, nil, nil
 	toUnit, err := Seal(small, SealOptions{Signer: dcKey, Recipient: spare.Recipient().String()})
 	if err != nil {
 		f.Fatal(err)

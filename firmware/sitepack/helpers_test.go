@@ -51,6 +51,7 @@ func contents(site string, serial uint64) Contents {
 		WireGuardKey: k,
 		PairSecret:   []byte(fmt.Sprintf("pair-secret-%d-0123456789abcdefghijklmnop", serial)),
 		APIToken:     []byte(fmt.Sprintf("api-token-%d-0123456789abcdefghijklmnopqr", serial)),
+		UPSPassword:  []byte(fmt.Sprintf("ups pass %d", serial)),
 	}
 }
 

@@ -21,11 +21,12 @@ var ErrNotInstalled = errors.New("no site pack is installed")
 
 // The files Install writes, relative to dir.
 const (
-	ConfigFile     = "site.yaml"
-	KeyFile        = "keys/site.key"
-	PairSecretFile = "keys/pair.secret"
-	APITokenFile   = "keys/api.token"
-	InstalledFile  = "installed.json"
+	ConfigFile      = "site.yaml"
+	KeyFile         = "keys/site.key"
+	PairSecretFile  = "keys/pair.secret"
+	APITokenFile    = "keys/api.token"
+	UPSPasswordFile = "keys/nut.password"
+	InstalledFile   = "installed.json"
 )
 
 // maxInstalled bounds installed.json when read back.
@@ -145,6 +146,7 @@ func install(p *Pack, dir string, h hooks) (err error) {
 		{KeyFile, []byte(base64.StdEncoding.EncodeToString(p.WireGuardKey[:]) + "\n"), 0o600},
 		{PairSecretFile, secretLine(p.PairSecret), 0o600},
 		{APITokenFile, secretLine(p.APIToken), 0o600},
+		{UPSPasswordFile, secretLine(p.UPSPassword), 0o600},
 		{InstalledFile, append(recJSON, '\n'), 0o644},
 	}
 	for _, f := range files {

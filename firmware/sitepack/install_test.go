@@ -30,10 +30,11 @@ func TestInstallFilesAndModes(t *testing.T) {
 		mode os.FileMode
 		data string
 	}{
-		ConfigFile:     {0o644, string(c.Config)},
-		KeyFile:        {0o600, base64.StdEncoding.EncodeToString(c.WireGuardKey[:]) + "\n"},
-		PairSecretFile: {0o600, string(c.PairSecret) + "\n"},
-		APITokenFile:   {0o600, string(c.APIToken) + "\n"},
+		ConfigFile:      {0o644, string(c.Config)},
+		KeyFile:         {0o600, base64.StdEncoding.EncodeToString(c.WireGuardKey[:]) + "\n"},
+		PairSecretFile:  {0o600, string(c.PairSecret) + "\n"},
+		APITokenFile:    {0o600, string(c.APIToken) + "\n"},
+		UPSPasswordFile: {0o600, string(c.UPSPassword) + "\n"},
 	} {
 		path := filepath.Join(dir, name)
 		fi, err := os.Stat(path)

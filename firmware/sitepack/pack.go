@@ -37,12 +37,13 @@ type Contents struct {
 	WireGuardKey [32]byte // the site's WireGuard private key
 	PairSecret   []byte   // empty if the site is not a pair
 	APIToken     []byte   // empty if the management API has no token
+	UPSPassword  []byte   // the NUT password; empty if none
 }
 
 // String describes the contents without any secret.
 func (c Contents) String() string {
-	return fmt.Sprintf("site pack %s serial %d from %s at %s (site.yaml %d bytes, pair secret %t, API token %t)",
-		c.Site, c.Serial, c.Unit, c.Created.UTC().Format(time.RFC3339), len(c.Config), len(c.PairSecret) > 0, len(c.APIToken) > 0)
+	return fmt.Sprintf("site pack %s serial %d from %s at %s (site.yaml %d bytes, pair secret %t, API token %t, UPS password %t)",
+		c.Site, c.Serial, c.Unit, c.Created.UTC().Format(time.RFC3339), len(c.Config), len(c.PairSecret) > 0, len(c.APIToken) > 0, len(c.UPSPassword) > 0)
 }
 
 // GoString is String, so %#v does not print the secrets either.
@@ -91,6 +92,9 @@ func Seal(c Contents, o SealOptions) ([]byte, error) {
 	if err := validSecret(c.APIToken); err != nil {
 		return nil, fmt.Errorf("sitepack: API token: %w", err)
 	}
+	if err := validPassword(c.UPSPassword); err != nil {
+		return nil, fmt.Errorf("sitepack: UPS password: %w", err)
+	}
 	if len(o.Signer) != ed25519.PrivateKeySize {
 		return nil, errors.New("sitepack: signer: not an ed25519 private key")
 	}
@@ -119,7 +123,7 @@ func Seal(c Contents, o SealOptions) ([]byte, error) {
 	default:
 		return nil, errors.New("sitepack: set a passphrase or a recipient to encrypt the secrets to")
 	}
-	s := &secrets{config: c.Config, key: c.WireGuardKey, pairSecret: c.PairSecret, apiToken: c.APIToken}
+	s := &secrets{config: c.Config, key: c.WireGuardKey, pairSecret: c.PairSecret, apiToken: c.APIToken, upsPass: c.UPSPassword}
 	var ct bytes.Buffer
 	w, err := age.Encrypt(&ct, rcpt)
 	if err != nil {
@@ -229,7 +233,7 @@ func open(data []byte, o VerifyOptions) (*Pack, error) {
 	return &Pack{
 		Contents: Contents{
 			Site: h.site, Unit: h.unit, Serial: h.serial, Created: time.Unix(h.created, 0).UTC(),
-			Config: s.config, WireGuardKey: s.key, PairSecret: s.pairSecret, APIToken: s.apiToken,
+			Config: s.config, WireGuardKey: s.key, PairSecret: s.pairSecret, APIToken: s.apiToken, UPSPassword: s.upsPass,
 		},
 		Signer:  append(ed25519.PublicKey(nil), h.signer...),
 		Sealing: h.sealing,

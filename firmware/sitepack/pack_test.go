@@ -42,13 +42,14 @@ func TestRoundTripPassphrase(t *testing.T) {
 
 func TestRoundTripNoOptionalSecrets(t *testing.T) {
 	c := contents(testSite, 1)
-	c.PairSecret, c.APIToken = nil, nil
+	c.PairSecret, c.APIToken, c.UPSPassword = nil, nil, nil
 	c.Unit = DatacenterUnit
 	p, err := Open(seal(t, c, dcKey), verifyOpts())
 	require.NoError(t, err)
 	assert.Equal(t, c.Config, p.Config)
 	assert.Empty(t, p.PairSecret)
 	assert.Empty(t, p.APIToken)
+	assert.Empty(t, p.UPSPassword)
 	assert.Equal(t, DatacenterUnit, p.Unit)
 }
 
@@ -138,7 +139,7 @@ func TestRefusals(t *testing.T) {
 func TestEveryByteFlip(t *testing.T) {
 	c := contents(testSite, 2)
 	c.Config = []byte("site: x\n")
-	c.PairSecret, c.APIToken = nil, nil
+	c.PairSecret, c.APIToken, c.UPSPassword = nil, nil, nil
 	data := seal(t, c, dcKey)
 	_, err := Open(data, verifyOpts())
 	require.NoError(t, err, "the unflipped pack opens")
@@ -186,6 +187,7 @@ func TestSealRefusesBadContents(t *testing.T) {
 		{"token with a space", func(c *Contents, _ *SealOptions) {
 			c.APIToken = []byte(strings.Repeat("a", 20) + " " + strings.Repeat("b", 20))
 		}, "API token: holds whitespace"},
+		{"UPS password with a line break", func(c *Contents, _ *SealOptions) { c.UPSPassword = []byte("pass\nword") }, "UPS password: holds a line break"},
 		{"no signer", func(_ *Contents, o *SealOptions) { o.Signer = nil }, "signer:"},
 		{"short passphrase", func(_ *Contents, o *SealOptions) { o.Passphrase = "abcd-efgh-ijkl" }, "passphrase: 12 characters"},
 		{"both", func(_ *Contents, o *SealOptions) { o.Recipient = "age1x" }, "not both"},
@@ -212,6 +214,7 @@ func TestSecretsStayOutOfStrings(t *testing.T) {
 		assert.Contains(t, s, "site pack hamamatsu-honcho serial 1")
 		assert.NotContains(t, s, string(c.PairSecret))
 		assert.NotContains(t, s, string(c.APIToken))
+		assert.NotContains(t, s, string(c.UPSPassword))
 		assert.NotContains(t, s, "wg-key")
 	}
 }

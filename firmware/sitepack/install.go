@@ -55,6 +55,7 @@ const (
 type hooks struct {
 	after func(step string) error
 	now   func() time.Time
+	check func(newDir string) error // InstallChecked's check
 }
 
 func (h hooks) step(name string) error {
@@ -74,7 +75,16 @@ func (h hooks) step(name string) error {
 // old site first) and one older than it (ErrRollback). On any error the
 // installed set is the old one, whole.
 func Install(p *Pack, dir string) error {
-	if err := install(p, dir, hooks{}); err != nil {
+	return InstallChecked(p, dir, nil)
+}
+
+// InstallChecked is Install, and calls check, if not nil, on the complete
+// new set before it goes live: newDir holds the files as dir will. An
+// error from check refuses the pack and changes nothing. `spare activate`
+// passes config.Load on newDir's site.yaml, so a pack whose config does
+// not load is never installed.
+func InstallChecked(p *Pack, dir string, check func(newDir string) error) error {
+	if err := install(p, dir, hooks{check: check}); err != nil {
 		return fmt.Errorf("sitepack: install %s: %w", dir, err)
 	}
 	return nil
@@ -168,6 +178,11 @@ func install(p *Pack, dir string, h hooks) (err error) {
 	}
 	if err := h.step(stepSync); err != nil {
 		return err
+	}
+	if h.check != nil {
+		if err := h.check(gen); err != nil {
+			return fmt.Errorf("the new set fails its check: %w", err)
+		}
 	}
 	// The link points at the generation by its name, relative, so the
 	// whole tree can be moved or mounted elsewhere.

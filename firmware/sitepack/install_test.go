@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/shisa-gw/shisa/firmware/config"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -218,4 +220,41 @@ func TestInstalledRefusesBadRecord(t *testing.T) {
 		require.ErrorContains(t, err, tc.msg)
 		assert.NotErrorIs(t, err, ErrNotInstalled)
 	}
+}
+
+// TestInstallCheckedWithConfigLoad installs a pack holding the example
+// site.yaml, checked by config.Load as `spare activate` will: the files
+// are where the example's paths say. A config that does not load is
+// refused and changes nothing.
+func TestInstallCheckedWithConfigLoad(t *testing.T) {
+	example, err := os.ReadFile("../../testdata/site.example.yaml")
+	require.NoError(t, err)
+	check := func(newDir string) error {
+		s, err := config.Load(filepath.Join(newDir, ConfigFile))
+		if err != nil {
+			return err
+		}
+		if s.Site != testSite {
+			return fmt.Errorf("site.yaml is for site %q", s.Site)
+		}
+		return nil
+	}
+	c := contents(testSite, 6)
+	c.Config = example
+	p, err := Open(seal(t, c, dcKey), verifyOpts())
+	require.NoError(t, err)
+	parent, dir := installed(t)
+	require.NoError(t, InstallChecked(p, dir, check))
+	_, err = config.Load(filepath.Join(dir, ConfigFile))
+	require.NoError(t, err, "the installed config loads with its keys in place")
+
+	before := snapshot(t, parent)
+	c = contents(testSite, 7)
+	c.Config = []byte(strings.Replace(string(example), "private_key_file: keys/site.key", "private_key_file: keys/elsewhere.key", 1))
+	p, err = Open(seal(t, c, dcKey), verifyOpts())
+	require.NoError(t, err)
+	err = InstallChecked(p, dir, check)
+	require.ErrorContains(t, err, "the new set fails its check")
+	require.ErrorContains(t, err, "tunnel.private_key_file")
+	assert.Equal(t, before, snapshot(t, parent))
 }

@@ -1,8 +1,8 @@
 // Package sitepack builds, verifies and installs site packs: one file
 // holding everything that makes a unit this site's unit — the site config
 // (site.yaml), the site's WireGuard private key, and the pair secret, the
-// management API token and the UPS password if the site has them — signed by a trusted ed25519
-// key and with its contents encrypted with age.
+// management API token and the UPS password if the site has them — signed
+// by a trusted ed25519 key, its contents encrypted with age.
 //
 // # Format (version 1)
 //
@@ -30,6 +30,9 @@
 // signer's key, so any flipped byte is refused: in the signature or the
 // signed bytes as ErrTampered, in the signer field as ErrUnknownSigner, in
 // the framing as ErrTruncated, ErrMalformed, ErrOversized or ErrVersion.
+// Open checks in this order: framing and version, signer trusted,
+// signature, then (on signed values only) site and serial, and only then
+// decrypts, so an untrusted file never reaches age or scrypt.
 // The site id, serial and unit are readable without the passphrase so a
 // wrong pack is named before anyone types a secret; site.yaml is encrypted
 // with the secrets because it maps the site's network.

@@ -92,15 +92,7 @@ func Run(ctx context.Context, in Inputs) api.Acceptance {
 }
 
 // Failed returns the names of r's failed items.
-func Failed(r api.Acceptance) []string {
-	var names []string
-	for _, it := range r.Items {
-		if !it.OK {
-			names = append(names, it.Name)
-		}
-	}
-	return names
-}
+func Failed(r api.Acceptance) []string { return selfcheck.FailedNames(r.Items) }
 
 func handshakeItems(st tunnel.Status, now time.Time, maxAge time.Duration) []api.CheckItem {
 	if st.State == tunnel.Stopped {

@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 )
 
@@ -40,13 +38,9 @@ func acceptanceRoutes(mux *http.ServeMux, b Backend, rt routes) {
 // Acceptance runs the acceptance check on the daemon and returns its
 // report.
 func (c *Client) Acceptance(ctx context.Context) (*Acceptance, error) {
-	body, err := c.Do(ctx, http.MethodPost, "/v1/acceptance", nil)
-	if err != nil {
-		return nil, err
-	}
 	var a Acceptance
-	if err := json.Unmarshal(body, &a); err != nil {
-		return nil, fmt.Errorf("shisad's answer is not what this shisactl understands (different versions?): %w", err)
+	if err := c.send(ctx, http.MethodPost, "/v1/acceptance", nil, &a); err != nil {
+		return nil, err
 	}
 	return &a, nil
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -98,14 +100,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body io.Reader) ([
 const maxAnswer = 8 << 20
 
 func (c *Client) get(ctx context.Context, path string, v any) error {
-	body, err := c.Get(ctx, path)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("shisad's answer is not what this shisactl understands (different versions?): %w", err)
-	}
-	return nil
+	return c.send(ctx, http.MethodGet, path, nil, v)
 }
 
 // explain turns a dial failure into advice for the technician.
@@ -117,4 +112,51 @@ func (c *Client) explain(err error) error {
 		return fmt.Errorf("not allowed to open %s: run shisactl as root", c.socket)
 	}
 	return fmt.Errorf("talking to shisad at %s: %w", c.socket, err)
+}
+
+// send makes a request with a JSON body (none when in is nil) and decodes
+// a 2xx answer into out; any other answer is an error carrying the
+// server's message.
+func (c *Client) send(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://shisad"+path, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return c.explain(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	if err != nil {
+		return fmt.Errorf("reading shisad's answer: %w", err)
+	}
+	if len(data) > maxAnswer {
+		return fmt.Errorf("shisad's answer to %s is larger than %d MiB; not reading it", path, maxAnswer>>20)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e fieldErrorBody
+		if json.Unmarshal(data, &e) == nil && e.Error != "" {
+			if e.Field != "" {
+				return fmt.Errorf("shisad refused it: %w", &FieldError{e.Field, strings.TrimPrefix(e.Error, e.Field+": ")})
+			}
+			return fmt.Errorf("shisad: %s", e.Error)
+		}
+		return fmt.Errorf("shisad answered %s", resp.Status)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("shisad's answer is not what this shisactl understands (different versions?): %w", err)
+	}
+	return nil
 }

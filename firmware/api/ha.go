@@ -3,8 +3,6 @@ package api
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"slices"
 
@@ -60,13 +58,9 @@ func (c *Client) Handover(ctx context.Context, on bool) (*HandoverAnswer, error)
 	if !on {
 		method = http.MethodDelete
 	}
-	body, err := c.Do(ctx, method, "/v1/ha/handover", nil)
-	if err != nil {
-		return nil, err
-	}
 	var a HandoverAnswer
-	if err := json.Unmarshal(body, &a); err != nil {
-		return nil, fmt.Errorf("shisad's answer is not what this shisactl understands (different versions?): %w", err)
+	if err := c.send(ctx, method, "/v1/ha/handover", nil, &a); err != nil {
+		return nil, err
 	}
 	return &a, nil
 }

@@ -41,9 +41,12 @@ func Run(ctx context.Context, in Inputs) api.SelfCheck {
 }
 
 // Failed returns the names of sc's failed items.
-func Failed(sc api.SelfCheck) []string {
+func Failed(sc api.SelfCheck) []string { return FailedNames(sc.Items) }
+
+// FailedNames returns the names of the items that did not pass.
+func FailedNames(items []api.CheckItem) []string {
 	var names []string
-	for _, it := range sc.Items {
+	for _, it := range items {
 		if !it.OK {
 			names = append(names, it.Name)
 		}

@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	"github.com/shisa-gw/shisa/firmware/acceptance"
 	"github.com/shisa-gw/shisa/firmware/api"
 	"github.com/shisa-gw/shisa/firmware/report"
-	"github.com/shisa-gw/shisa/netctl"
 )
 
 // Acceptance implements api.Accepter: it runs the acceptance check
@@ -45,14 +43,4 @@ func (d *Daemon) Acceptance(ctx context.Context) (api.Acceptance, error) {
 		"ok": r.OK, "failed": failed, "items": r.Items, "took_s": r.TookS,
 	})
 	return r, nil
-}
-
-// tunnelDial dials the cloud through the tunnel: the userspace network
-// for netstack, the kernel's routes (which send the cloud's subnets into
-// the WireGuard link) otherwise.
-func (d *Daemon) tunnelDial() func(ctx context.Context, network, addr string) (net.Conn, error) {
-	if ns, ok := d.wg.(*netctl.NetstackWireGuard); ok {
-		return ns.Net().DialContext
-	}
-	return (&net.Dialer{}).DialContext
 }

@@ -32,11 +32,8 @@ var (
 func (d *Daemon) openHealth() error {
 	site, log := d.site, d.log
 	ev := journalEvents{d.journal, log, d.kick}
-	var dial timesync.DialFunc
 	var reach func(ctx context.Context, hostport string) error
-	if ns, ok := d.wg.(*netctl.NetstackWireGuard); ok {
-		dial = ns.Net().DialContext
-	} else {
+	if _, ok := d.wg.(*netctl.NetstackWireGuard); !ok {
 		// The endpoints' public addresses are pinged over the WAN only when
 		// no endpoint answers, to tell a datacenter that is gone from keys
 		// that do not match.
@@ -46,7 +43,7 @@ func (d *Daemon) openHealth() error {
 	var err error
 	d.ts, err = timesync.New(timesync.Options{
 		Servers: site.TimeSync.Servers, MaxOffset: site.TimeSync.MaxOffset.D(), Interval: site.TimeSync.Interval.D(),
-		Dial: dial, Events: ev, Logger: log.With("job", "timesync"), Alive: d.tsCheck.Report,
+		Dial: d.tunnelDial(), Events: ev, Logger: log.With("job", "timesync"), Alive: d.tsCheck.Report,
 		Skip: d.withoutTunnel,
 	})
 	if err != nil {
@@ -177,4 +174,15 @@ func (d *Daemon) serveManagementOnce(ctx context.Context) error {
 	}
 	d.log.Info("management API listening", "job", "mgmt", "addrs", addrs)
 	return api.ServeManagement(ctx, addrs, listen, api.ManagementHandler(d, token, d.log.With("job", "mgmt")))
+}
+
+// tunnelDial dials the cloud through the tunnel, for the time-sync job
+// and the acceptance check: the userspace network for netstack, the
+// kernel's routes (which send the cloud's subnets into the WireGuard link)
+// otherwise.
+func (d *Daemon) tunnelDial() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if ns, ok := d.wg.(*netctl.NetstackWireGuard); ok {
+		return ns.Net().DialContext
+	}
+	return (&net.Dialer{}).DialContext
 }

@@ -130,10 +130,8 @@ func TestBenchFootprint(t *testing.T) {
 
 	// Steady state: the tunnel up, probes and keepalives running, no
 	// office traffic: what the box spends most of its life doing.
-	var idle, idleGor []float64
-	idleTick := time.NewTicker(time.Second)
-	for range 6 {
-		<-idleTick.C
+	// sample reads shisad's VmRSS (MB), threads and runtime figures.
+	sample := func() (mb float64, threads int, rt api.Runtime) {
 		kb, th, err := procStatus(p.Pid)
 		if err != nil {
 			t.Fatal(err)
@@ -144,9 +142,16 @@ func TestBenchFootprint(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		idle = append(idle, float64(kb)*1024/1e6)
-		idleGor = append(idleGor, float64(st.Runtime.Goroutines))
-		t.Logf("idle, tunnel up: VmRSS %d kB, threads %d, goroutines %d", kb, th, st.Runtime.Goroutines)
+		return float64(kb) * 1024 / 1e6, th, st.Runtime
+	}
+	var idle, idleGor []float64
+	idleTick := time.NewTicker(time.Second)
+	for range 6 {
+		<-idleTick.C
+		mb, th, rt := sample()
+		idle = append(idle, mb)
+		idleGor = append(idleGor, float64(rt.Goroutines))
+		t.Logf("idle, tunnel up: VmRSS %.2f MB, threads %d, goroutines %d", mb, th, rt.Goroutines)
 	}
 	idleTick.Stop()
 	f := benchfig.FromSamples("rss_mb", "MB", idle, 20)
@@ -178,21 +183,12 @@ func TestBenchFootprint(t *testing.T) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for range 6 {
-		kb, th, err := procStatus(p.Pid)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sctx, scancel := context.WithTimeout(t.Context(), 2*time.Second)
-		st, err := s.api.Status(sctx)
-		scancel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		rss = append(rss, float64(kb)*1024/1e6)
-		gor = append(gor, float64(st.Runtime.Goroutines))
+		mb, th, rt := sample()
+		rss = append(rss, mb)
+		gor = append(gor, float64(rt.Goroutines))
 		threads = append(threads, th)
-		t.Logf("%.1fs: VmRSS %d kB, threads %d, goroutines %d, Go heap %.1f MiB, Go sys %.1f MiB",
-			time.Since(start).Seconds(), kb, th, st.Runtime.Goroutines, st.Runtime.HeapMB, st.Runtime.SysMB)
+		t.Logf("%.1fs: VmRSS %.2f MB, threads %d, goroutines %d, Go heap %.1f MiB, Go sys %.1f MiB",
+			time.Since(start).Seconds(), mb, th, rt.Goroutines, rt.HeapMB, rt.SysMB)
 		<-tick.C
 	}
 	cancel()

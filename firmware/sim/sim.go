@@ -180,7 +180,13 @@ func (e *Endpoint) Packets() int64 { return e.pkts.Load() }
 
 // fromSite moves packets the endpoint decrypted into the cloud's stack.
 func (c *Cloud) fromSite(e *Endpoint) {
-	for pkt := range e.port.written {
+	for {
+		var pkt []byte
+		select {
+		case pkt = <-e.port.written:
+		case <-e.port.closed:
+			return
+		}
 		if len(pkt) >= 20 && pkt[0]>>4 == 4 {
 			dst, _ := netip.AddrFromSlice(pkt[16:20])
 			if _, probe := c.probes[dst]; !probe {
@@ -341,9 +347,11 @@ func (p *port) Name() (string, error)    { return "simdc", nil }
 func (p *port) Events() <-chan tun.Event { return p.events }
 func (p *port) BatchSize() int           { return 1 }
 func (p *port) Close() error {
+	// written is never closed: wireguard-go may still be in Write when
+	// the device closes, and a send on a closed channel panics; its
+	// reader stops on closed instead.
 	p.once.Do(func() {
 		close(p.closed)
-		close(p.written)
 		close(p.events)
 	})
 	return nil

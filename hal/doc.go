@@ -21,6 +21,15 @@
 //     client of NUT's upsd; package hal/halsim is set by hand. UPSState's
 //     Stale flag and the lost-UPS rule (a UPS lost while on battery counts as
 //     low battery) are the same for all.
+//   - LEDs: a Pattern (Off, On, BlinkSlow at 1 Hz, BlinkFast at 4 Hz) on an
+//     LED. SysfsLED drives one of the Linux LED class (/sys/class/leds/NAME),
+//     leaving the blinking to the kernel's timer trigger and writing nothing
+//     when the pattern is unchanged; OpenLEDs opens the power, tunnel and
+//     fault LEDs by name into LEDs, whose Show sets all three. NoLED is an
+//     LED not fitted; package hal/halsim has one that records its patterns.
+//   - The technician button: an Input like any other. WaitHold returns once
+//     it has been held continuously for a given time, calling back about
+//     every 250 ms while it is held so that an LED can show the progress.
 //   - Power: PowerOff with a way back (Shutdown.Reboot, Shutdown.WakeAt on
 //     the RTC's wake alarm), and ShutdownInhibitor for a logind delay lock
 //     while state is flushed. Systemd implements both over D-Bus.

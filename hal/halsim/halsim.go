@@ -1,11 +1,12 @@
 // Package halsim is the simulated board: GPIO lines that a test or the
-// rootless demo sets by hand, a UPS whose state is set the same way, and a
-// power controller that records what it was asked. Everything it is asked
-// and everything set on it goes to one event log, which prints as text so
-// that tests compare it whole.
+// rootless demo sets by hand, a UPS whose state is set the same way, LEDs
+// that keep what they show, and a power controller that records what it
+// was asked. Everything it is asked and everything set on it goes to one
+// event log, which prints as text so that tests compare it whole.
 //
-// Its types implement hal's interfaces (hal.Input, hal.Output, hal.UPS,
-// hal.Power, hal.ShutdownInhibitor), so firmware runs on it unchanged.
+// Its types implement hal's interfaces (hal.Input, hal.Output, hal.LED,
+// hal.UPS, hal.Power, hal.ShutdownInhibitor), so firmware runs on it
+// unchanged.
 package halsim
 
 import (

@@ -207,15 +207,6 @@ func Text(r api.Acceptance, site, unit, lang string) string {
 	} else {
 		fmt.Fprintf(&b, "acceptance check %s %s  site %s unit %s  (%.1f s)\n", verdict[r.OK], r.At.Local().Format("2006-01-02 15:04:05"), site, unit, r.TookS)
 	}
-	mark := func(it api.CheckItem) string {
-		switch {
-		case selfcheck.Skipped(it):
-			return "--"
-		case it.OK:
-			return "OK"
-		}
-		return "NG"
-	}
 	for _, failedFirst := range []bool{true, false} {
 		for _, it := range r.Items {
 			if it.OK == failedFirst {
@@ -225,6 +216,18 @@ func Text(r api.Acceptance, site, unit, lang string) string {
 		}
 	}
 	return b.String()
+}
+
+// mark is an item's result as Text and HTML show it: "NG" failed, "OK"
+// passed, "--" skipped (not checked).
+func mark(it api.CheckItem) string {
+	switch {
+	case selfcheck.Skipped(it):
+		return "--"
+	case it.OK:
+		return "OK"
+	}
+	return "NG"
 }
 
 // label names an item for people ("endpoint:dc1" → "接続先 dc1").

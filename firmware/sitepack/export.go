@@ -2,6 +2,7 @@ package sitepack
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -12,10 +13,12 @@ import (
 )
 
 // Export reads the set installed in dir back into Contents, for `site
-// export` to seal again. Site, Unit and Created come from installed.json;
-// Serial is the installed one plus one, so the new pack is accepted where
-// the old one is installed. The caller may set Unit to itself and Created
-// to now. It works with the tunnel down: it reads only files.
+// export` to seal again, with the export key and its cert if the unit has
+// them (Seal with Signer: c.ExportKey, Cert: c.ExportCert). Site, Unit and
+// Created come from installed.json; Serial is the installed one plus one,
+// so the new pack is accepted where the old one is installed. The caller
+// may set Unit to itself and Created to now. It works with the tunnel
+// down: it reads only files.
 func Export(dir string) (Contents, error) {
 	c, err := export(dir)
 	if err != nil {
@@ -60,7 +63,38 @@ func export(dir string) (Contents, error) {
 			return Contents{}, fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
+	if c.ExportKey, c.ExportCert, err = readExportKey(dir); err != nil {
+		return Contents{}, err
+	}
 	return c, nil
+}
+
+// readExportKey reads the export key and its cert, both or neither.
+func readExportKey(dir string) (ed25519.PrivateKey, []byte, error) {
+	keyLine, kerr := readBounded(filepath.Join(dir, filepath.FromSlash(ExportKeyFile)), 128)
+	certLine, cerr := readBounded(filepath.Join(dir, filepath.FromSlash(ExportCertFile)), 256)
+	defer clear(keyLine)
+	switch {
+	case errors.Is(kerr, fs.ErrNotExist) && errors.Is(cerr, fs.ErrNotExist):
+		return nil, nil, nil // this unit may not export
+	case errors.Is(kerr, fs.ErrNotExist):
+		return nil, nil, fmt.Errorf("%s is there and %s is not", ExportCertFile, ExportKeyFile)
+	case errors.Is(cerr, fs.ErrNotExist):
+		return nil, nil, fmt.Errorf("%s is there and %s is not", ExportKeyFile, ExportCertFile)
+	case kerr != nil:
+		return nil, nil, kerr
+	case cerr != nil:
+		return nil, nil, cerr
+	}
+	k, err := ParsePrivateKey(keyLine)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s does not hold an ed25519 key seed", ExportKeyFile)
+	}
+	cert, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(certLine)))
+	if err != nil || len(cert) != CertSize {
+		return nil, nil, fmt.Errorf("%s does not hold a base64 %d-byte cert", ExportCertFile, CertSize)
+	}
+	return k, cert, nil
 }
 
 // readBounded reads a file of at most max bytes.

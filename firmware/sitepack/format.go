@@ -37,7 +37,11 @@ const (
 	MinSecret = 32
 	// MaxPayload bounds the age ciphertext: the plaintext plus age's
 	// header and per-chunk overhead.
-	MaxPayload = MaxConfig + 4 + 32 + 2*(2+MaxSecret) + 2 + MaxPassword + 8<<10
+	MaxPayload = MaxConfig + 4 + 32 + 2*(2+MaxSecret) + 2 + MaxPassword + 1 + ed25519.SeedSize + 1 + CertSize + 8<<10
+
+	// CertSize is the length of an export key's certificate: an ed25519
+	// signature by a trusted (datacenter) key. See Certify.
+	CertSize = ed25519.SignatureSize
 
 	// MaxPassword bounds the UPS (NUT) password.
 	MaxPassword = 256
@@ -73,6 +77,7 @@ type header struct {
 	created int64
 	payload []byte
 	signer  ed25519.PublicKey
+	cert    []byte // empty, or CertSize: the signer's certificate
 	sig     []byte
 	signed  []byte // every byte before sig
 }
@@ -252,6 +257,16 @@ func parseHeader(data []byte) (*header, error) {
 		return nil, err
 	}
 	h.signer = ed25519.PublicKey(signer)
+	n, err := r.u8("cert length")
+	if err != nil {
+		return nil, err
+	}
+	if n != 0 && n != CertSize {
+		return nil, fmt.Errorf("%w: cert is %d bytes, want 0 or %d", ErrMalformed, n, CertSize)
+	}
+	if h.cert, err = r.take(n, "cert"); err != nil {
+		return nil, err
+	}
 	h.signed = data[:r.off]
 	if h.sig, err = r.take(ed25519.SignatureSize, "signature"); err != nil {
 		return nil, err
@@ -262,7 +277,8 @@ func parseHeader(data []byte) (*header, error) {
 	return h, nil
 }
 
-// appendHeader appends everything up to and including the signer key.
+// appendHeader appends everything up to and including the cert: the
+// signed bytes.
 func appendHeader(b []byte, h *header) []byte {
 	b = append(b, Magic...)
 	b = append(b, Version, byte(h.sealing))
@@ -274,7 +290,9 @@ func appendHeader(b []byte, h *header) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(h.created))
 	b = binary.BigEndian.AppendUint32(b, uint32(len(h.payload)))
 	b = append(b, h.payload...)
-	return append(b, h.signer...)
+	b = append(b, h.signer...)
+	b = append(b, byte(len(h.cert)))
+	return append(b, h.cert...)
 }
 
 // secrets is the age plaintext.
@@ -284,10 +302,12 @@ type secrets struct {
 	pairSecret []byte
 	apiToken   []byte
 	upsPass    []byte
+	exportKey  ed25519.PrivateKey // nil, or a key (stored as its seed)
+	exportCert []byte             // nil, or CertSize bytes
 }
 
 func (s *secrets) marshal() []byte {
-	b := make([]byte, 0, 4+len(s.config)+32+6+len(s.pairSecret)+len(s.apiToken)+len(s.upsPass))
+	b := make([]byte, 0, 4+len(s.config)+32+6+len(s.pairSecret)+len(s.apiToken)+len(s.upsPass)+2+ed25519.SeedSize+len(s.exportCert))
 	b = binary.BigEndian.AppendUint32(b, uint32(len(s.config)))
 	b = append(b, s.config...)
 	b = append(b, s.key[:]...)
@@ -296,7 +316,15 @@ func (s *secrets) marshal() []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(len(s.apiToken)))
 	b = append(b, s.apiToken...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(s.upsPass)))
-	return append(b, s.upsPass...)
+	b = append(b, s.upsPass...)
+	if len(s.exportKey) == 0 {
+		b = append(b, 0)
+	} else {
+		b = append(b, ed25519.SeedSize)
+		b = append(b, s.exportKey.Seed()...)
+	}
+	b = append(b, byte(len(s.exportCert)))
+	return append(b, s.exportCert...)
 }
 
 func parseSecrets(data []byte) (*secrets, error) {
@@ -332,13 +360,33 @@ func parseSecrets(data []byte) (*secrets, error) {
 	if err := validPassword(s.upsPass); err != nil {
 		return nil, fmt.Errorf("%w: UPS password: %w", ErrMalformed, err)
 	}
-	if err := r.end("UPS password"); err != nil {
+	seed, err := r.bytes(1, 0, ed25519.SeedSize, "export key")
+	if err != nil {
 		return nil, err
+	}
+	if len(seed) != 0 && len(seed) != ed25519.SeedSize {
+		return nil, fmt.Errorf("%w: export key is %d bytes, want 0 or %d", ErrMalformed, len(seed), ed25519.SeedSize)
+	}
+	if s.exportCert, err = r.bytes(1, 0, CertSize, "export cert"); err != nil {
+		return nil, err
+	}
+	if len(s.exportCert) != 0 && len(s.exportCert) != CertSize {
+		return nil, fmt.Errorf("%w: export cert is %d bytes, want 0 or %d", ErrMalformed, len(s.exportCert), CertSize)
+	}
+	if (len(seed) == 0) != (len(s.exportCert) == 0) {
+		return nil, fmt.Errorf("%w: an export key needs its cert and a cert its key; the pack has one without the other", ErrMalformed)
+	}
+	if err := r.end("export cert"); err != nil {
+		return nil, err
+	}
+	if len(seed) != 0 {
+		s.exportKey = ed25519.NewKeyFromSeed(seed)
 	}
 	// Copy out of the decrypted buffer so the caller owns the slices.
 	s.config = append([]byte(nil), s.config...)
 	s.pairSecret = append([]byte(nil), s.pairSecret...)
 	s.apiToken = append([]byte(nil), s.apiToken...)
 	s.upsPass = append([]byte(nil), s.upsPass...)
+	s.exportCert = append([]byte(nil), s.exportCert...)
 	return s, nil
 }

@@ -25,7 +25,9 @@ func FuzzOpen(f *testing.F) {
 		f.Fatal(err)
 	}
 	big := contents(testSite, 9)
-	valid := [][]byte{seal(f, small, dcKey), seal(f, big, dcKey), toUnit, seal(f, small, otherKey)}
+	// Signed by the datacenter, to a unit, by an unknown key, and by the
+	// site's export key with its cert (a unit's `site export`).
+	valid := [][]byte{seal(f, small, dcKey), seal(f, big, dcKey), toUnit, seal(f, small, otherKey), sealExport(f, small), sealExport(f, big)}
 	for _, v := range valid {
 		f.Add(v)
 		f.Add(v[:len(v)/2])
@@ -50,6 +52,9 @@ func FuzzOpen(f *testing.F) {
 		}
 		if again := append(appendHeader(nil, h), h.sig...); !bytes.Equal(again, data) {
 			t.Fatalf("accepted %d bytes that are not the canonical encoding", len(data))
+		}
+		if p.Certified != (len(h.cert) != 0) || (!p.Certified && !p.Authority.Equal(p.Signer)) {
+			t.Fatalf("Certified %t and Authority %s do not match the signer %s and a cert of %d bytes", p.Certified, Fingerprint(p.Authority), Fingerprint(p.Signer), len(h.cert))
 		}
 	})
 }

@@ -33,11 +33,48 @@ func init() {
 
 var (
 	dcKey    = testKey("datacenter")
+	dcOldKey = testKey("datacenter, the key before")
 	otherKey = testKey("someone else")
 )
 
+func pub(k ed25519.PrivateKey) ed25519.PublicKey { return k.Public().(ed25519.PublicKey) }
+
+// trusted is what a unit's image trusts: the datacenter's keys, the
+// current one and the one before it, and no unit's key.
 func trusted() []ed25519.PublicKey {
-	return []ed25519.PublicKey{testKey("unit-a export").Public().(ed25519.PublicKey), dcKey.Public().(ed25519.PublicKey)}
+	return []ed25519.PublicKey{pub(dcOldKey), pub(dcKey)}
+}
+
+// exportKey is site's export key, as the datacenter made it.
+func exportKey(site string) ed25519.PrivateKey { return testKey("export key of " + site) }
+
+func mustCertify(by ed25519.PrivateKey, site string, export ed25519.PrivateKey) []byte {
+	cert, err := Certify(by, site, pub(export))
+	if err != nil {
+		panic(err)
+	}
+	return cert
+}
+
+// sealExport seals c as `site export` does: signed by the site's export
+// key carried in c, with its cert.
+func sealExport(t testing.TB, c Contents) []byte {
+	t.Helper()
+	data, err := Seal(c, SealOptions{Signer: c.ExportKey, Cert: c.ExportCert, Passphrase: testPass})
+	require.NoError(t, err)
+	return data
+}
+
+// resign edits a pack's header and signs it again with signer, to build
+// packs Seal will not.
+func resign(t testing.TB, data []byte, signer ed25519.PrivateKey, edit func(h *header)) []byte {
+	t.Helper()
+	h, err := parseHeader(data)
+	require.NoError(t, err)
+	edit(h)
+	h.signer = pub(signer)
+	b := appendHeader(nil, h)
+	return append(b, ed25519.Sign(signer, b)...)
 }
 
 // contents is a full pack's contents for site at serial.
@@ -52,6 +89,8 @@ func contents(site string, serial uint64) Contents {
 		PairSecret:   []byte(fmt.Sprintf("pair-secret-%d-0123456789abcdefghijklmnop", serial)),
 		APIToken:     []byte(fmt.Sprintf("api-token-%d-0123456789abcdefghijklmnopqr", serial)),
 		UPSPassword:  []byte(fmt.Sprintf("ups pass %d", serial)),
+		ExportKey:    exportKey(site),
+		ExportCert:   mustCertify(dcKey, site, exportKey(site)),
 	}
 }
 

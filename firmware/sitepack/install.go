@@ -26,6 +26,8 @@ const (
 	PairSecretFile  = "keys/pair.secret"
 	APITokenFile    = "keys/api.token"
 	UPSPasswordFile = "keys/nut.password"
+	ExportKeyFile   = "keys/export.key"
+	ExportCertFile  = "keys/export.cert"
 	InstalledFile   = "installed.json"
 )
 
@@ -37,7 +39,9 @@ type Record struct {
 	Site        string    `json:"site"`
 	Unit        string    `json:"unit"` // the unit that exported the pack
 	Serial      uint64    `json:"serial"`
-	Signer      string    `json:"signer"` // base64 ed25519 public key
+	Signer      string    `json:"signer"`    // base64 ed25519 public key
+	Authority   string    `json:"authority"` // the trusted key that vouched: Signer, or its cert's maker
+	Certified   bool      `json:"certified"` // signed by a certified export key (exported by a unit)
 	Created     time.Time `json:"created"`
 	InstalledAt time.Time `json:"installed_at"`
 }
@@ -91,8 +95,11 @@ func InstallChecked(p *Pack, dir string, check func(newDir string) error) error 
 }
 
 func install(p *Pack, dir string, h hooks) (err error) {
-	if p == nil || len(p.Signer) != ed25519.PublicKeySize {
+	if p == nil || len(p.Signer) != ed25519.PublicKeySize || len(p.Authority) != ed25519.PublicKeySize {
 		return errors.New("the pack was not opened with Open")
+	}
+	if err := validExportKey(p.ExportKey, p.ExportCert); err != nil {
+		return err
 	}
 	dir = filepath.Clean(dir)
 	parent, base := filepath.Split(dir)
@@ -140,12 +147,18 @@ func install(p *Pack, dir string, h hooks) (err error) {
 	}
 	rec := Record{
 		Site: p.Site, Unit: p.Unit, Serial: p.Serial,
-		Signer:  base64.StdEncoding.EncodeToString(p.Signer),
+		Signer: FormatPublicKey(p.Signer), Authority: FormatPublicKey(p.Authority), Certified: p.Certified,
 		Created: p.Created.UTC(), InstalledAt: now().UTC().Truncate(time.Second),
 	}
 	recJSON, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return err
+	}
+	var exportKey, exportCert []byte
+	if len(p.ExportKey) != 0 {
+		exportKey = FormatPrivateKey(p.ExportKey)
+		defer clear(exportKey)
+		exportCert = []byte(base64.StdEncoding.EncodeToString(p.ExportCert) + "\n")
 	}
 	files := []struct {
 		name string
@@ -157,6 +170,8 @@ func install(p *Pack, dir string, h hooks) (err error) {
 		{PairSecretFile, secretLine(p.PairSecret), 0o600},
 		{APITokenFile, secretLine(p.APIToken), 0o600},
 		{UPSPasswordFile, secretLine(p.UPSPassword), 0o600},
+		{ExportKeyFile, exportKey, 0o600},
+		{ExportCertFile, exportCert, 0o644},
 		{InstalledFile, append(recJSON, '\n'), 0o644},
 	}
 	for _, f := range files {

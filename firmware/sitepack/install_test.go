@@ -37,6 +37,8 @@ func TestInstallFilesAndModes(t *testing.T) {
 		PairSecretFile:  {0o600, string(c.PairSecret) + "\n"},
 		APITokenFile:    {0o600, string(c.APIToken) + "\n"},
 		UPSPasswordFile: {0o600, string(c.UPSPassword) + "\n"},
+		ExportKeyFile:   {0o600, base64.StdEncoding.EncodeToString(c.ExportKey.Seed()) + "\n"},
+		ExportCertFile:  {0o644, base64.StdEncoding.EncodeToString(c.ExportCert) + "\n"},
 	} {
 		path := filepath.Join(dir, name)
 		fi, err := os.Stat(path)
@@ -54,8 +56,9 @@ func TestInstallFilesAndModes(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, Record{
 		Site: testSite, Unit: "a", Serial: 3,
-		Signer:  base64.StdEncoding.EncodeToString(dcKey.Public().(ed25519.PublicKey)),
-		Created: c.Created, InstalledAt: at,
+		Signer:    base64.StdEncoding.EncodeToString(dcKey.Public().(ed25519.PublicKey)),
+		Authority: base64.StdEncoding.EncodeToString(dcKey.Public().(ed25519.PublicKey)),
+		Created:   c.Created, InstalledAt: at,
 	}, *rec)
 	assert.Equal(t, []string{mustReadlink(t, dir)}, strays(t, parent), "only the live generation is beside dir")
 }

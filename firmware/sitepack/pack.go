@@ -38,12 +38,20 @@ type Contents struct {
 	PairSecret   []byte   // empty if the site is not a pair
 	APIToken     []byte   // empty if the management API has no token
 	UPSPassword  []byte   // the NUT password; empty if none
+
+	// ExportKey is the site's export key, with which this unit signs
+	// the pack `site export` makes; empty if the unit may not export.
+	// Stored in the pack as its seed.
+	ExportKey ed25519.PrivateKey
+	// ExportCert is ExportKey's certificate from the datacenter (see
+	// Certify); set exactly when ExportKey is.
+	ExportCert []byte
 }
 
 // String describes the contents without any secret.
 func (c Contents) String() string {
-	return fmt.Sprintf("site pack %s serial %d from %s at %s (site.yaml %d bytes, pair secret %t, API token %t, UPS password %t)",
-		c.Site, c.Serial, c.Unit, c.Created.UTC().Format(time.RFC3339), len(c.Config), len(c.PairSecret) > 0, len(c.APIToken) > 0, len(c.UPSPassword) > 0)
+	return fmt.Sprintf("site pack %s serial %d from %s at %s (site.yaml %d bytes, pair secret %t, API token %t, UPS password %t, export key %t)",
+		c.Site, c.Serial, c.Unit, c.Created.UTC().Format(time.RFC3339), len(c.Config), len(c.PairSecret) > 0, len(c.APIToken) > 0, len(c.UPSPassword) > 0, len(c.ExportKey) > 0)
 }
 
 // GoString is String, so %#v does not print the secrets either.
@@ -52,14 +60,25 @@ func (c Contents) GoString() string { return c.String() }
 // Pack is a verified, decrypted pack as Open returns it.
 type Pack struct {
 	Contents
-	Signer  ed25519.PublicKey
-	Sealing Sealing
+	Signer ed25519.PublicKey
+	// Authority is the trusted key that vouched for the pack: Signer
+	// itself, or the key that made the signer's certificate.
+	Authority ed25519.PublicKey
+	// Certified is true if Signer is a site's export key with a
+	// certificate from Authority (a pack a unit exported), false if
+	// Signer is itself trusted (a pack the datacenter signed).
+	Certified bool
+	Sealing   Sealing
 }
 
 // SealOptions says who signs a pack and how its secrets are encrypted.
 // Exactly one of Passphrase and Recipient is set.
 type SealOptions struct {
 	Signer ed25519.PrivateKey
+	// Cert is the signer's certificate if the signer is an export key
+	// (`site export`: Contents.ExportCert), nil if the signer is a
+	// trusted (datacenter) key.
+	Cert []byte
 	// Passphrase is compared in lower case without dashes and spaces;
 	// at least 16 characters then. See NewPassphrase.
 	Passphrase string
@@ -95,8 +114,18 @@ func Seal(c Contents, o SealOptions) ([]byte, error) {
 	if err := validPassword(c.UPSPassword); err != nil {
 		return nil, fmt.Errorf("sitepack: UPS password: %w", err)
 	}
+	if err := validExportKey(c.ExportKey, c.ExportCert); err != nil {
+		return nil, fmt.Errorf("sitepack: %w", err)
+	}
 	if len(o.Signer) != ed25519.PrivateKeySize {
 		return nil, errors.New("sitepack: signer: not an ed25519 private key")
+	}
+	if len(o.Cert) != 0 && len(o.Cert) != CertSize {
+		return nil, fmt.Errorf("sitepack: cert: %d bytes; want none or %d", len(o.Cert), CertSize)
+	}
+	signer := o.Signer.Public().(ed25519.PublicKey)
+	if len(o.Cert) == 0 && len(c.ExportKey) != 0 && signer.Equal(c.ExportKey.Public()) {
+		return nil, errors.New("sitepack: cert: the signer is the site's export key and no cert is set (use Contents.ExportCert)")
 	}
 	h := &header{site: c.Site, unit: c.Unit, serial: c.Serial, created: c.Created.Unix()}
 	var rcpt age.Recipient
@@ -123,7 +152,7 @@ func Seal(c Contents, o SealOptions) ([]byte, error) {
 	default:
 		return nil, errors.New("sitepack: set a passphrase or a recipient to encrypt the secrets to")
 	}
-	s := &secrets{config: c.Config, key: c.WireGuardKey, pairSecret: c.PairSecret, apiToken: c.APIToken, upsPass: c.UPSPassword}
+	s := &secrets{config: c.Config, key: c.WireGuardKey, pairSecret: c.PairSecret, apiToken: c.APIToken, upsPass: c.UPSPassword, exportKey: c.ExportKey, exportCert: c.ExportCert}
 	var ct bytes.Buffer
 	w, err := age.Encrypt(&ct, rcpt)
 	if err != nil {
@@ -139,15 +168,16 @@ func Seal(c Contents, o SealOptions) ([]byte, error) {
 	if len(h.payload) > MaxPayload {
 		return nil, fmt.Errorf("sitepack: payload: %d bytes, over the limit of %d: %w", len(h.payload), MaxPayload, ErrOversized)
 	}
-	h.signer = o.Signer.Public().(ed25519.PublicKey)
+	h.signer, h.cert = signer, o.Cert
 	b := appendHeader(nil, h)
 	return append(b, ed25519.Sign(o.Signer, b)...), nil
 }
 
 // VerifyOptions says what Open accepts.
 type VerifyOptions struct {
-	// Trusted are the signer keys accepted: the datacenter's, and unit
-	// export keys the datacenter has certified. Empty trusts nothing.
+	// Trusted are the datacenter keys (LoadTrusted): a pack signed by
+	// one of them, or by an export key one of them certified for the
+	// pack's site, is accepted. Empty trusts nothing.
 	Trusted []ed25519.PublicKey
 	// Site, if set, is the only site accepted (the one installed).
 	Site string
@@ -174,15 +204,9 @@ func open(data []byte, o VerifyOptions) (*Pack, error) {
 	if err != nil {
 		return nil, err
 	}
-	trusted := false
-	for _, k := range o.Trusted {
-		if k.Equal(h.signer) {
-			trusted = true
-			break
-		}
-	}
-	if !trusted {
-		return nil, fmt.Errorf("%w: signer %s is not among the %d trusted keys", ErrUnknownSigner, Fingerprint(h.signer), len(o.Trusted))
+	authority, err := vouch(h, o.Trusted)
+	if err != nil {
+		return nil, err
 	}
 	if !ed25519.Verify(h.signer, h.signed, h.sig) {
 		return nil, fmt.Errorf("%w: the file was changed after signing (or damaged)", ErrTampered)
@@ -230,14 +254,66 @@ func open(data []byte, o VerifyOptions) (*Pack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secrets: %w", err)
 	}
+	// The export key travels so this unit can export; a cert no trusted
+	// key made would give packs no spare accepts. Better refused now.
+	if s.exportKey != nil && certAuthority(o.Trusted, h.site, s.exportKey.Public().(ed25519.PublicKey), s.exportCert) == nil {
+		return nil, fmt.Errorf("%w: the export key's cert verifies under none of the %d trusted keys for site %q; packs this unit exported would be refused", ErrMalformed, len(o.Trusted), h.site)
+	}
 	return &Pack{
 		Contents: Contents{
 			Site: h.site, Unit: h.unit, Serial: h.serial, Created: time.Unix(h.created, 0).UTC(),
 			Config: s.config, WireGuardKey: s.key, PairSecret: s.pairSecret, APIToken: s.apiToken, UPSPassword: s.upsPass,
+			ExportKey: s.exportKey, ExportCert: s.exportCert,
 		},
-		Signer:  append(ed25519.PublicKey(nil), h.signer...),
-		Sealing: h.sealing,
+		Signer:    append(ed25519.PublicKey(nil), h.signer...),
+		Authority: append(ed25519.PublicKey(nil), authority...),
+		Certified: len(h.cert) != 0,
+		Sealing:   h.sealing,
 	}, nil
+}
+
+// vouch returns the trusted key that vouches for h's signer: the signer
+// itself if it is trusted (and then the pack must carry no cert), else
+// the trusted key that certified the signer as h.site's export key.
+func vouch(h *header, trusted []ed25519.PublicKey) (ed25519.PublicKey, error) {
+	for _, k := range trusted {
+		if k.Equal(h.signer) {
+			if len(h.cert) != 0 {
+				return nil, fmt.Errorf("%w: signer %s is a trusted key and also carries a cert; a trusted key signs without one", ErrMalformed, Fingerprint(h.signer))
+			}
+			return k, nil
+		}
+	}
+	if len(h.cert) == 0 {
+		return nil, fmt.Errorf("%w: signer %s is not among the %d trusted keys and the pack has no cert", ErrUnknownSigner, Fingerprint(h.signer), len(trusted))
+	}
+	if a := certAuthority(trusted, h.site, h.signer, h.cert); a != nil {
+		return a, nil
+	}
+	// The cert is a bare signature: which of its three inputs is wrong
+	// cannot be told apart.
+	return nil, fmt.Errorf("%w: signer %s is not among the %d trusted keys and its cert does not verify under any of them for site %q and this signer (a cert made by an untrusted key, for another site or for another export key)", ErrUnknownSigner, Fingerprint(h.signer), len(trusted), h.site)
+}
+
+// validExportKey checks Contents.ExportKey and ExportCert: both empty, or
+// a whole ed25519 key and a cert of CertSize. Only Open, which knows the
+// trusted keys, can check the cert itself.
+func validExportKey(k ed25519.PrivateKey, cert []byte) error {
+	switch {
+	case len(k) == 0 && len(cert) == 0:
+		return nil
+	case len(k) == 0:
+		return errors.New("export key: not set, and the export cert is")
+	case len(cert) == 0:
+		return errors.New("export cert: not set, and the export key is")
+	case len(k) != ed25519.PrivateKeySize:
+		return fmt.Errorf("export key: %d bytes, not an ed25519 private key", len(k))
+	case !ed25519.NewKeyFromSeed(k.Seed()).Equal(k):
+		return errors.New("export key: its public half does not match its seed")
+	case len(cert) != CertSize:
+		return fmt.Errorf("export cert: %d bytes; want %d", len(cert), CertSize)
+	}
+	return nil
 }
 
 // Fingerprint is a short, printable name for a signer key: the first 8

@@ -1,6 +1,8 @@
 package sitepack
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -135,12 +137,18 @@ func TestRefusals(t *testing.T) {
 
 // TestEveryByteFlip flips each byte of a small pack in turn (every bit,
 // then the whole byte) and cuts it at every length: each must be refused
-// with one of the refusals, never accepted and never a panic.
+// with one of the refusals, never accepted and never a panic. Once for a
+// pack the datacenter signed, once for one signed by a certified export
+// key (where a flip in the cert is refused as an unknown signer).
 func TestEveryByteFlip(t *testing.T) {
 	c := contents(testSite, 2)
 	c.Config = []byte("site: x\n")
 	c.PairSecret, c.APIToken, c.UPSPassword = nil, nil, nil
-	data := seal(t, c, dcKey)
+	t.Run("datacenter", func(t *testing.T) { everyByteFlip(t, seal(t, c, dcKey)) })
+	t.Run("certified", func(t *testing.T) { everyByteFlip(t, sealExport(t, c)) })
+}
+
+func everyByteFlip(t *testing.T, data []byte) {
 	_, err := Open(data, verifyOpts())
 	require.NoError(t, err, "the unflipped pack opens")
 	t.Logf("pack of %d bytes", len(data))
@@ -193,6 +201,15 @@ func TestSealRefusesBadContents(t *testing.T) {
 		{"both", func(_ *Contents, o *SealOptions) { o.Recipient = "age1x" }, "not both"},
 		{"neither", func(_ *Contents, o *SealOptions) { o.Passphrase = "" }, "set a passphrase or a recipient"},
 		{"bad recipient", func(_ *Contents, o *SealOptions) { o.Passphrase, o.Recipient = "", "age1nope" }, "recipient:"},
+		{"export key without cert", func(c *Contents, _ *SealOptions) { c.ExportCert = nil }, "export cert: not set, and the export key is"},
+		{"export cert without key", func(c *Contents, _ *SealOptions) { c.ExportKey = nil }, "export key: not set, and the export cert is"},
+		{"export key of 32 bytes", func(c *Contents, _ *SealOptions) { c.ExportKey = c.ExportKey[:32] }, "export key: 32 bytes"},
+		{"export key halves", func(c *Contents, _ *SealOptions) {
+			c.ExportKey = append(append(ed25519.PrivateKey(nil), c.ExportKey.Seed()...), pub(otherKey)...)
+		}, "export key: its public half does not match"},
+		{"export cert of 5 bytes", func(c *Contents, _ *SealOptions) { c.ExportCert = c.ExportCert[:5] }, "export cert: 5 bytes"},
+		{"cert of 5 bytes", func(_ *Contents, o *SealOptions) { o.Cert = make([]byte, 5) }, "cert: 5 bytes; want none or 64"},
+		{"export key signs without its cert", func(c *Contents, o *SealOptions) { o.Signer = c.ExportKey }, "the signer is the site's export key and no cert is set"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := contents(testSite, 1)
@@ -206,6 +223,20 @@ func TestSealRefusesBadContents(t *testing.T) {
 	}
 }
 
+// TestSealEmptyExportKey: an empty but non-nil export key and cert mean
+// none, as nil does.
+func TestSealEmptyExportKey(t *testing.T) {
+	c := contents(testSite, 1)
+	c.ExportKey, c.ExportCert = ed25519.PrivateKey{}, []byte{}
+	data, err := Seal(c, SealOptions{Signer: dcKey, Cert: []byte{}, Passphrase: testPass})
+	require.NoError(t, err)
+	p, err := Open(data, verifyOpts())
+	require.NoError(t, err)
+	assert.Nil(t, p.ExportKey)
+	assert.Nil(t, p.ExportCert)
+	assert.False(t, p.Certified)
+}
+
 func TestSecretsStayOutOfStrings(t *testing.T) {
 	c := contents(testSite, 1)
 	p, err := Open(seal(t, c, dcKey), verifyOpts())
@@ -216,6 +247,9 @@ func TestSecretsStayOutOfStrings(t *testing.T) {
 		assert.NotContains(t, s, string(c.APIToken))
 		assert.NotContains(t, s, string(c.UPSPassword))
 		assert.NotContains(t, s, "wg-key")
+		assert.NotContains(t, s, string(c.ExportKey.Seed()))
+		assert.NotContains(t, s, base64.StdEncoding.EncodeToString(c.ExportKey.Seed()))
+		assert.Contains(t, s, "export key true")
 	}
 }
 

@@ -55,9 +55,20 @@ type Status struct {
 	Pair *ha.Status `json:"pair,omitempty"`
 	// Power is the power state machine's state (one of the Power…
 	// constants); empty where the power job does not run.
-	Power   string           `json:"power_state,omitempty"`
-	Runtime Runtime          `json:"runtime"`
-	Events  []journal.Record `json:"recent_events"`
+	Power string `json:"power_state,omitempty"`
+	// Box is this box's own name (shisad -box, default the host name):
+	// the hardware, where Unit is its role in the site. A spare swapped
+	// in keeps its Box and takes the failed unit's Unit.
+	Box string `json:"box,omitempty"`
+	// Spare is set on a unit with no site (Role "spare"): a shelf spare.
+	Spare *Spare `json:"spare,omitempty"`
+	// Pack is the site pack this unit runs; nil when configured by hand.
+	Pack *PackInfo `json:"pack,omitempty"`
+	// Acceptance is the last acceptance check since this start; nil
+	// before the first.
+	Acceptance *Acceptance      `json:"acceptance,omitempty"`
+	Runtime    Runtime          `json:"runtime"`
+	Events     []journal.Record `json:"recent_events"`
 }
 
 // TimeSync is the result of one time-sync check: the offset of the local
@@ -311,6 +322,7 @@ const MaxPage = 1000
 //	GET /v1/diagnose
 //	POST, DELETE /v1/ha/handover (see haRoutes)
 //	POST /v1/acceptance (see acceptanceRoutes)
+//	POST /v1/spare/activate, /v1/spare/prepare (see spareRoutes)
 //
 // and the power routes (power.go) when b is a PowerBackend.
 func Handler(b Backend, log *slog.Logger) http.Handler {
@@ -333,6 +345,7 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	}
 	haRoutes(mux, b)
 	acceptanceRoutes(mux, b, r)
+	spareRoutes(mux, b, r)
 	r.registerPower(mux, b)
 	return mux
 }

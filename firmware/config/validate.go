@@ -527,3 +527,14 @@ func validDNSName(h string) bool {
 	last := labels[len(labels)-1]
 	return strings.Trim(last, "0123456789") != ""
 }
+
+// HostName is the host name as a unit or box name (lower case, other
+// characters turned to '-'), or "unknown" when it cannot serve as one.
+func HostName() string {
+	h, err := os.Hostname()
+	n := sanitizeName(h)
+	if err != nil || !nameRE.MatchString(n) {
+		return "unknown"
+	}
+	return n
+}

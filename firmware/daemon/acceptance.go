@@ -10,6 +10,7 @@ import (
 
 	"github.com/shisa-gw/shisa/firmware/acceptance"
 	"github.com/shisa-gw/shisa/firmware/api"
+	"github.com/shisa-gw/shisa/firmware/ha"
 	"github.com/shisa-gw/shisa/firmware/report"
 )
 
@@ -19,8 +20,23 @@ import (
 func (d *Daemon) Acceptance(ctx context.Context) (api.Acceptance, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
+	d.mu.Lock()
+	d.checking = true
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		d.checking = false
+		d.mu.Unlock()
+	}()
+	self := d.scIn
+	if len(d.site.TimeSync.Servers) > 0 && d.ts != nil && (d.pair == nil || d.pair.status().Role == ha.Active) {
+		// A fresh clock check: the unit has just come up, and the last
+		// periodic check may be from before the tunnel was.
+		fresh := d.ts.Check(ctx)
+		self.TimeSync = func() *api.TimeSync { return fresh }
+	}
 	in := acceptance.Inputs{
-		Self:     d.scIn,
+		Self:     self,
 		Services: d.site.Probe.Targets,
 		Dial:     d.tunnelDial(),
 		Firmware: d.inv.Firmware,
@@ -34,6 +50,9 @@ func (d *Daemon) Acceptance(ctx context.Context) (api.Acceptance, error) {
 		}
 	}
 	r := acceptance.Run(ctx, in)
+	d.mu.Lock()
+	d.lastAcc = &r
+	d.mu.Unlock()
 	failed := acceptance.Failed(r)
 	msg := fmt.Sprintf("acceptance check passed: %d items in %.1f s", len(r.Items), r.TookS)
 	if !r.OK {
@@ -43,4 +62,11 @@ func (d *Daemon) Acceptance(ctx context.Context) (api.Acceptance, error) {
 		"ok": r.OK, "failed": failed, "items": r.Items, "took_s": r.TookS,
 	})
 	return r, nil
+}
+
+// lastAcceptance is the last acceptance check since this start.
+func (d *Daemon) lastAcceptance() *api.Acceptance {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.lastAcc
 }

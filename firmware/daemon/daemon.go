@@ -67,6 +67,17 @@ type Options struct {
 	UPS       hal.UPS
 	Power     hal.Power
 	Inhibitor hal.ShutdownInhibitor
+
+	// Box is this box's own name (api.Status.Box).
+	Box string
+	// Activated: this start follows a spare's activation; the daemon runs
+	// the acceptance check once the tunnel is up.
+	Activated bool
+	// LEDs show the unit's state; zero LEDs show nothing.
+	LEDs hal.LEDs
+	// StateDir (spare identity, prepared.json) and TrustedDir (the
+	// datacenter's keys) are for `spare prepare` (package spare).
+	StateDir, TrustedDir string
 }
 
 // Daemon is one running shisad.
@@ -95,9 +106,12 @@ type Daemon struct {
 	scIn    selfcheck.Inputs
 	pw      *powerJob // the power job (power.go)
 
-	mu        sync.Mutex // guards the fields below
-	lastStuck time.Time  // when a watchdog check last went stale
-	healthy   bool       // this start has become good
+	mu        sync.Mutex              // guards the fields below
+	lastStuck time.Time               // when a watchdog check last went stale
+	healthy   bool                    // this start has become good
+	stop      context.CancelCauseFunc // ends Run (set while it runs)
+	lastAcc   *api.Acceptance         // the last acceptance check
+	checking  bool                    // an acceptance check runs
 
 	closeOnce sync.Once
 	closeErr  error
@@ -289,6 +303,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer d.Close()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	d.mu.Lock()
+	d.stop = cancel
+	d.mu.Unlock()
 
 	ln, err := api.ListenUnix(d.site.API.Socket)
 	if err != nil {
@@ -344,6 +361,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return d.sc.Run(ctx)
 	})
 	run("health", d.watchHealth)
+	run("activated", d.runActivated)
+	run("leds", d.runLEDs)
 	d.wd.Ready(d.statusLine())
 
 	<-ctx.Done()
@@ -374,6 +393,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	wdCancel()
 	if err := <-wdDone; err != nil {
 		all = append(all, err)
+	}
+	if len(all) == 0 && errors.Is(cause, ErrBecameSpare) {
+		return ErrBecameSpare
 	}
 	return errors.Join(all...)
 }
@@ -583,6 +605,7 @@ func (d *Daemon) Status() api.Status {
 		Tunnel: d.sup.Status(), Runtime: api.ReadRuntime(), Events: recent,
 		TimeSync: d.ts.Last(), SelfCheck: d.sc.Last(),
 		UPS: d.pw.upsStatus(), NextOutage: d.pw.nextOutage(time.Now()), Power: d.pw.state(),
+		Box: d.opts.Box, Pack: d.packInfo(), Acceptance: d.lastAcceptance(),
 	}
 }
 

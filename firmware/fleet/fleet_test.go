@@ -94,9 +94,11 @@ func healthy(name string) *api.Status {
 func with(st *api.Status, f func(*api.Status)) *api.Status { f(st); return st }
 
 func TestPollRanksWorstFirst(t *testing.T) {
+	// The refused box's port is taken from a listener closed only once
+	// every other server of the test has its port, so none of them can
+	// be given the same one.
 	dead := httptest.NewServer(http.NotFoundHandler())
 	deadURL := dead.URL
-	dead.Close()
 	notShisa := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<html>")) }))
 	t.Cleanup(notShisa.Close)
 
@@ -118,6 +120,7 @@ func TestPollRanksWorstFirst(t *testing.T) {
 		{"not-shisa", notShisa.URL},
 		{"stuck", box(t, with(healthy("stuck"), func(s *api.Status) { s.Stuck = []string{"tunnel"} }), 0).URL},
 	}
+	dead.Close()
 	start := time.Now()
 	rs := Poll(t.Context(), targets, Options{Token: []byte(token), Timeout: 300 * time.Millisecond})
 	assert.Less(t, time.Since(start), 2*time.Second, "the slow box costs one timeout, not more")

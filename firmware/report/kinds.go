@@ -62,6 +62,20 @@ const (
 	// source could not be opened. Fields: what ("controller", "ups"),
 	// error.
 	KindPowerUnavailable = "power.unavailable"
+	// KindSpareStart: shisad started with no site installed, as a spare.
+	// Fields: box, ready (bool), version.
+	KindSpareStart = "spare.start"
+	// KindSparePrepared: `spare prepare` wiped the site and ran the bench
+	// self-test. Fields: site and unit (the site removed), serial, box,
+	// ok (bool), failed ([]string), items ([]api.CheckItem), recipient.
+	KindSparePrepared = "spare.prepared"
+	// KindSpareActivated: a site pack was installed on a spare. Fields:
+	// site, serial, from (the box that exported it, or "datacenter"),
+	// signer (fingerprint), box, sealing.
+	KindSpareActivated = "spare.activated"
+	// KindSpareRefused: a spare refused a site pack (or the button found
+	// none); the message says why. Nothing was changed.
+	KindSpareRefused = "spare.refused"
 )
 
 // Reasons of a power.shutdown record (field "reason").

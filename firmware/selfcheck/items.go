@@ -40,6 +40,12 @@ func Run(ctx context.Context, in Inputs) api.SelfCheck {
 	return sc
 }
 
+// BenchItems are the items that need no site: free_space and
+// temperature, for a spare's bench self-test.
+func BenchItems(in Inputs) []api.CheckItem {
+	return []api.CheckItem{freeSpaceItem(in), temperatureItem(in)}
+}
+
 // Failed returns the names of sc's failed items.
 func Failed(sc api.SelfCheck) []string { return FailedNames(sc.Items) }
 

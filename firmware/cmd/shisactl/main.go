@@ -25,6 +25,7 @@ import (
 	"github.com/shisa-gw/shisa/firmware/fleet"
 	"github.com/shisa-gw/shisa/firmware/ha"
 	"github.com/shisa-gw/shisa/firmware/journal"
+	"github.com/shisa-gw/shisa/firmware/selfcheck"
 	"github.com/shisa-gw/shisa/firmware/tunnel"
 )
 
@@ -90,7 +91,7 @@ EXIT STATUS
 
 // manualText is the manual with each command file's section in place.
 func manualText() string {
-	return fmt.Sprintf(manual, manualReport+manualDiagnose+manualFleet+manualOutage+manualPower+manualHA+manualSpare)
+	return fmt.Sprintf(manual, manualReport+manualDiagnose+manualFleet+manualOutage+manualPower+manualHA+manualSpare+manualSite)
 }
 
 func main() {
@@ -150,8 +151,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdStatus(ctx, c, rest, stdout)
 	case "ha":
 		err = cmdHA(ctx, c, rest, stdout)
+	case "site":
+		err = cmdSite(rest, stdout)
 	case "spare":
-		// The check dials services and may take a few seconds more.
+		// The check dials services and may take a few seconds more
+		// (activate has its own --timeout).
 		sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer scancel()
 		err = cmdSpare(sctx, c, rest, stdout)
@@ -238,9 +242,31 @@ func cmdStatus(ctx context.Context, c *api.Client, args []string, w io.Writer) e
 }
 
 func printStatus(w io.Writer, st *api.Status, now time.Time) {
+	if st.Spare != nil {
+		printSpareStatus(w, st)
+		return
+	}
 	t := st.Tunnel
-	fmt.Fprintf(w, "site %s  unit %s  shisad %s  up %s\n", st.Site, st.Unit, st.Version, fleet.Age(time.Duration(st.Uptime*float64(time.Second))))
+	box := ""
+	if st.Box != "" && st.Box != st.Unit {
+		box = "  box " + st.Box
+	}
+	fmt.Fprintf(w, "site %s  unit %s%s  shisad %s  up %s\n", st.Site, st.Unit, box, st.Version, fleet.Age(time.Duration(st.Uptime*float64(time.Second))))
 	fmt.Fprintf(w, "role      %s\n", st.Role)
+	if p := st.Pack; p != nil {
+		line := fmt.Sprintf("site pack serial %d from %s, installed %s", p.Serial, p.From, p.InstalledAt.Local().Format("2006-01-02 15:04"))
+		if p.Replaces != "" {
+			line += " (this box replaced " + p.Replaces + ")"
+		}
+		fmt.Fprintf(w, "pack      %s\n", line)
+	}
+	if a := st.Acceptance; a != nil {
+		v := "passed"
+		if !a.OK {
+			v = "FAILED: " + strings.Join(selfcheck.FailedNames(a.Items), ", ")
+		}
+		fmt.Fprintf(w, "accepted  acceptance check %s %s\n", v, a.At.Local().Format("2006-01-02 15:04:05"))
+	}
 	if st.Pair != nil {
 		printPair(w, st.Pair, now)
 	}

@@ -4,7 +4,11 @@
 //
 // Usage:
 //
-//	shisad [-config /etc/shisa/site.yaml] [-log-format text|json] [-log-level info]
+//	shisad [-config /etc/shisa/site/site.yaml] [-state DIR] [-log-format text|json] ...
+//
+// With no site installed (the config file does not exist) it runs as a
+// spare (package spare) until a site pack is activated, then starts the
+// site; after `shisactl spare prepare` it goes back to being a spare.
 //
 // It exits 2 when the configuration is invalid (the errors name file, line
 // and field), 1 when it cannot run, and 0 after SIGTERM or SIGINT.
@@ -26,6 +30,8 @@ import (
 
 	"github.com/shisa-gw/shisa/firmware/config"
 	"github.com/shisa-gw/shisa/firmware/daemon"
+	"github.com/shisa-gw/shisa/firmware/inventory"
+	"github.com/shisa-gw/shisa/firmware/spare"
 	"github.com/shisa-gw/shisa/firmware/startguard"
 )
 
@@ -45,9 +51,24 @@ USAGE
   shisad [options]
 
 OPTIONS
-  -config FILE       site configuration (default /etc/shisa/site.yaml)
-  -state DIR         state directory: start counter, last good config
+  -config FILE       site configuration (default /etc/shisa/site/site.yaml).
+                     Its directory is where a site pack is installed; when
+                     FILE is named site.yaml and does not exist, shisad runs
+                     as a spare until a pack is activated
+  -state DIR         state directory: start counter, last good config, the
+                     spare's identity; a spare's journal is DIR/journal
                      (default /var/lib/shisa)
+  -trusted DIR       the datacenter's public keys (*.pub) that site packs
+                     must be signed by (default /usr/share/shisa/trusted)
+  -socket PATH       a spare's local API socket; a site's is api.socket
+                     (default /run/shisa/shisad.sock)
+  -box NAME          this box's own name (default: the host name)
+  -leds P,T,F        LED class names (/sys/class/leds/NAME) of the power,
+                     tunnel and fault LEDs, or none (default none)
+  -button LINE       the technician button's GPIO line (active low), or
+                     none (default none)
+  -packs GLOBS       comma-separated globs where the button looks for a
+                     site pack (default /media/*/*.shisapack,/media/*.shisapack)
   -log-format FMT    text or json (default text; systemd's journal keeps both)
   -log-level LEVEL   debug, info, warn or error (default info)
   -version           print the version and exit
@@ -67,8 +88,14 @@ func main() {
 func run() int {
 	fs := flag.NewFlagSet("shisad", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
-	cfgPath := fs.String("config", "/etc/shisa/site.yaml", "")
+	cfgPath := fs.String("config", "/etc/shisa/site/site.yaml", "")
 	stateDir := fs.String("state", "/var/lib/shisa", "")
+	trusted := fs.String("trusted", "/usr/share/shisa/trusted", "")
+	socket := fs.String("socket", "/run/shisa/shisad.sock", "")
+	box := fs.String("box", "", "")
+	leds := fs.String("leds", "none", "")
+	button := fs.String("button", "none", "")
+	packs := fs.String("packs", "/media/*/*.shisapack,/media/*.shisapack", "")
 	logFormat := fs.String("log-format", "text", "")
 	logLevel := fs.String("log-level", "info", "")
 	showVersion := fs.Bool("version", false, "")
@@ -109,35 +136,76 @@ func run() int {
 		runtime.GOMAXPROCS(1)
 	}
 
-	site, guard, safe, base, code := load(*cfgPath, *stateDir, log)
-	if site == nil {
-		return code
+	if *box == "" {
+		*box = config.HostName()
 	}
-	d, err := daemon.New(daemon.Options{Site: site, Version: version, Logger: log, Guard: guard, SafeMode: safe, BaseDir: base})
+	b, err := openBoard(*leds, *button)
 	if err != nil {
-		log.Error("cannot start", "err", err)
-		return 1
-	}
-	// The box is small. wireguard-go (tun backend) keeps a 64 KiB buffer
-	// per packet in flight, so under a saturating load its pools grow the
-	// heap without bound; a soft limit makes the collector return them.
-	// The limit sits a fixed headroom above the heap the started daemon
-	// holds (about 26 MB with the tun backend, mostly wireguard-go's batch
-	// buffers, most of it never touched and so not resident): a limit
-	// below that heap would make the collector run at every allocation
-	// (measured: 30% of a core for a hot-standby unit with a fixed 16 MiB
-	// limit, 4% with this one). GOMEMLIMIT in the environment overrides it.
-	if os.Getenv("GOMEMLIMIT") == "" {
-		limit := memoryLimit()
-		debug.SetMemoryLimit(limit)
-		log.Debug("soft memory limit", "bytes", limit)
+		fmt.Fprintf(os.Stderr, "shisad: %v\n", err)
+		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	log.Info("shisad running", "version", version, "site", site.Site, "unit", site.Unit, "socket", site.API.Socket)
-	if err := d.Run(ctx); err != nil {
-		log.Error("stopped with an error", "err", err)
-		return 1
+	limitSet := false
+	activated := false
+	for {
+		if spareMode(*cfgPath) {
+			log.Info("no site installed: running as a spare", "config", *cfgPath, "box", *box, "socket", *socket)
+			act, err := spare.Run(ctx, spare.Options{
+				SiteDir: filepath.Dir(*cfgPath), StateDir: *stateDir, TrustedDir: *trusted,
+				Socket: *socket, Box: *box, Version: version, Logger: log,
+				Firmware: inventory.Read(inventory.Options{Version: version}).Firmware,
+				LEDs:     b.leds, Button: b.button, PackGlobs: splitList(*packs),
+			})
+			if err != nil {
+				log.Error("the spare stopped with an error", "err", err)
+				return 1
+			}
+			if act == nil {
+				log.Info("shisad stopped")
+				return 0
+			}
+			log.Info("site pack activated: starting the site", "site", act.Site, "serial", act.Serial)
+			activated = true
+			continue
+		}
+		site, guard, safe, base, code := load(*cfgPath, *stateDir, log)
+		if site == nil {
+			return code
+		}
+		d, err := daemon.New(daemon.Options{Site: site, Version: version, Logger: log, Guard: guard, SafeMode: safe, BaseDir: base,
+			Box: *box, Activated: activated, LEDs: b.leds, StateDir: *stateDir, TrustedDir: *trusted})
+		if err != nil {
+			log.Error("cannot start", "err", err)
+			return 1
+		}
+		activated = false
+		// The box is small. wireguard-go (tun backend) keeps a 64 KiB buffer
+		// per packet in flight, so under a saturating load its pools grow the
+		// heap without bound; a soft limit makes the collector return them.
+		// The limit sits a fixed headroom above the heap the started daemon
+		// holds (about 26 MB with the tun backend, mostly wireguard-go's batch
+		// buffers, most of it never touched and so not resident): a limit
+		// below that heap would make the collector run at every allocation
+		// (measured: 30% of a core for a hot-standby unit with a fixed 16 MiB
+		// limit, 4% with this one). GOMEMLIMIT in the environment overrides it.
+		if os.Getenv("GOMEMLIMIT") == "" && !limitSet {
+			limit := memoryLimit()
+			debug.SetMemoryLimit(limit)
+			limitSet = true
+			log.Debug("soft memory limit", "bytes", limit)
+		}
+		log.Info("shisad running", "version", version, "site", site.Site, "unit", site.Unit, "socket", site.API.Socket)
+		err = d.Run(ctx)
+		if errors.Is(err, daemon.ErrBecameSpare) {
+			log.Info("the site was removed (spare prepare): going on as a spare")
+			continue
+		}
+		if err != nil {
+			log.Error("stopped with an error", "err", err)
+			return 1
+		}
+		break
 	}
 	log.Info("shisad stopped")
 	return 0

@@ -1,0 +1,186 @@
+package spare
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/shisa-gw/shisa/firmware/api"
+	"github.com/shisa-gw/shisa/firmware/report"
+	"github.com/shisa-gw/shisa/firmware/sitepack"
+	"github.com/shisa-gw/shisa/firmware/tunnel"
+	"github.com/shisa-gw/shisa/hal"
+)
+
+// Show is what the three LEDs (power, tunnel, fault) show.
+type Show struct{ Power, Tunnel, Fault hal.Pattern }
+
+// On sets the LEDs; errors are for the log.
+func (s Show) On(l hal.LEDs) error { return l.Show(s.Power, s.Tunnel, s.Fault) }
+
+// String is the pattern as README writes it: "power slow, tunnel off, fault off".
+func (s Show) String() string {
+	return fmt.Sprintf("power %s, tunnel %s, fault %s", s.Power, s.Tunnel, s.Fault)
+}
+
+// The LED patterns, one per state (README "Spare units" lists them; a
+// test keeps the two in step).
+var (
+	ShowSpareReady    = Show{hal.BlinkSlow, hal.Off, hal.Off}
+	ShowSpareNotReady = Show{hal.BlinkSlow, hal.Off, hal.BlinkSlow}
+	ShowButtonHeld    = Show{hal.On, hal.BlinkFast, hal.Off}
+	ShowActivating    = Show{hal.On, hal.BlinkFast, hal.BlinkFast}
+	ShowRefused       = Show{hal.BlinkSlow, hal.Off, hal.BlinkFast}
+	ShowConnecting    = Show{hal.On, hal.BlinkSlow, hal.Off}
+	ShowChecking      = Show{hal.BlinkFast, hal.On, hal.Off}
+	ShowRunning       = Show{hal.On, hal.On, hal.Off}
+	ShowStandby       = Show{hal.On, hal.Off, hal.Off}
+	ShowFault         = Show{hal.On, hal.On, hal.On}
+)
+
+// Patterns lists every state's pattern in the order README gives them.
+var Patterns = []struct {
+	State string
+	Show  Show
+}{
+	{"spare, ready for storage", ShowSpareReady},
+	{"spare, not prepared or bench self-test failed", ShowSpareNotReady},
+	{"button held (release before 5 s to cancel)", ShowButtonHeld},
+	{"activating: checking and installing the pack", ShowActivating},
+	{"pack refused or none found (see `shisactl status`)", ShowRefused},
+	{"site started, tunnel not up yet", ShowConnecting},
+	{"acceptance check running", ShowChecking},
+	{"running, tunnel up (acceptance passed)", ShowRunning},
+	{"running as the standby of a pair", ShowStandby},
+	{"acceptance failed, or a fault (safe mode, stuck job, self-check)", ShowFault},
+}
+
+// SiteShow is the pattern of a unit serving a site, from its status.
+// checking is true while an acceptance check runs.
+func SiteShow(st api.Status, checking bool) Show {
+	fault := st.SafeMode != "" || len(st.Stuck) > 0 ||
+		(st.Acceptance != nil && !st.Acceptance.OK) || (st.SelfCheck != nil && !st.SelfCheck.OK)
+	s := ShowConnecting
+	switch {
+	case checking:
+		s = ShowChecking
+	case st.Tunnel.State == tunnel.Up:
+		s = ShowRunning
+	case st.Tunnel.State == tunnel.Stopped && st.Pair != nil:
+		s = ShowStandby
+	}
+	if fault {
+		s.Fault = hal.On
+	}
+	return s
+}
+
+// showLEDs shows the spare's state.
+func (u *Unit) showLEDs() {
+	sp := u.spareStatus()
+	s := ShowSpareNotReady
+	switch {
+	case sp.State == api.SpareActivating:
+		s = ShowActivating
+	case sp.State == api.SpareRefused:
+		s = ShowRefused
+	case sp.Ready:
+		s = ShowSpareReady
+	}
+	if err := s.On(u.o.LEDs); err != nil {
+		u.log.Warn("setting the LEDs", "err", err)
+	}
+}
+
+// watchButton activates a pack when the button is held for HoldTime.
+func (u *Unit) watchButton(ctx context.Context) {
+	var lastTick atomic.Int64 // unix nanoseconds of the last tick while held
+	go func() {
+		// A release before HoldTime ends no call: put the state back
+		// when the ticks stop.
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if last := lastTick.Load(); last != 0 && time.Since(time.Unix(0, last)) > 600*time.Millisecond {
+				lastTick.Store(0)
+				u.showLEDs()
+			}
+		}
+	}()
+	for {
+		err := hal.WaitHold(ctx, u.o.Button, HoldTime, func(time.Duration) {
+			if lastTick.Swap(time.Now().UnixNano()) == 0 {
+				if err := ShowButtonHeld.On(u.o.LEDs); err != nil {
+					u.log.Warn("setting the LEDs", "err", err)
+				}
+			}
+		})
+		lastTick.Store(0)
+		if err != nil {
+			return
+		}
+		if u.buttonActivate(ctx) {
+			return
+		}
+		// Wait for the release, so a button still held does not start
+		// again at once.
+		for u.o.Button.Active() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// buttonActivate tries the packs found, newest first; true once one is
+// installed.
+func (u *Unit) buttonActivate(ctx context.Context) bool {
+	packs := u.findPacks()
+	if len(packs) == 0 {
+		msg := fmt.Sprintf("button held but no site pack (*%s) on a USB stick or in %s", PackExt, u.o.spareDir())
+		u.mu.Lock()
+		u.state, u.lastError = api.SpareRefused, msg
+		u.mu.Unlock()
+		u.event(report.KindSpareRefused, msg, nil)
+		u.showLEDs()
+		return false
+	}
+	for _, p := range packs {
+		data, err := readPack(p)
+		if err == nil {
+			u.log.Info("button: activating", "pack", p)
+			if _, err = u.Activate(ctx, api.ActivateRequest{Pack: data}); err == nil {
+				return true
+			}
+		}
+		u.log.Warn("button: pack not activated", "pack", p, "err", err)
+	}
+	return false
+}
+
+// readPack reads a pack file, at most sitepack.MaxPackSize bytes.
+func readPack(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, sitepack.MaxPackSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > sitepack.MaxPackSize {
+		return nil, fmt.Errorf("%s: larger than %d bytes: not a site pack", path, sitepack.MaxPackSize)
+	}
+	return b, nil
+}

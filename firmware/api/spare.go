@@ -84,7 +84,7 @@ type Activated struct {
 // PrepareRequest is POST /v1/spare/prepare's body.
 type PrepareRequest struct {
 	// Site must be the installed site's id: the caller confirms which
-	// site's secrets it wipes.
+	// site's secrets it wipes. Empty on a spare.
 	Site string `json:"site"`
 }
 
@@ -93,10 +93,11 @@ type Sparer interface {
 	Activate(ctx context.Context, req ActivateRequest) (Activated, error)
 }
 
-// Preparer is a unit serving a site that can be turned into a spare.
+// Preparer makes a shelf spare: a unit serving a site (which it wipes,
+// then goes on as a spare) or a spare (which makes a fresh identity and
+// runs the bench self-test again).
 type Preparer interface {
-	// Prepare wipes the site, runs the bench self-test and returns the
-	// spare's state; the daemon then goes on as a spare.
+	// Prepare returns the spare's state after the bench self-test.
 	Prepare(ctx context.Context, req PrepareRequest) (Spare, error)
 }
 
@@ -144,9 +145,7 @@ func spareRoutes(mux *http.ServeMux, b Backend, rt routes) {
 			writeJSON(w, http.StatusOK, sp)
 		})
 	} else {
-		mux.HandleFunc("POST /v1/spare/prepare", func(w http.ResponseWriter, r *http.Request) {
-			writeError(w, http.StatusConflict, "this unit is already a spare (no site installed)")
-		})
+		mux.HandleFunc("POST /v1/spare/prepare", notBuilt("spare prepare"))
 	}
 }
 

@@ -394,10 +394,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := <-wdDone; err != nil {
 		all = append(all, err)
 	}
-	if len(all) == 0 && errors.Is(cause, ErrBecameSpare) {
+	err = errors.Join(all...)
+	if err == nil && errors.Is(cause, ErrBecameSpare) {
 		return ErrBecameSpare
 	}
-	return errors.Join(all...)
+	return err
 }
 
 // runTunnel runs the tunnel supervisor with its watchdog check, which

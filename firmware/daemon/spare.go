@@ -95,7 +95,7 @@ func (d *Daemon) runActivated(ctx context.Context) error {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if d.sup.Status().State == tunnel.Up || (d.pair != nil && d.pair.standbyReady(time.Now(), time.Second)) ||
+		if settled(d.sup.Status()) || (d.pair != nil && d.pair.standbyReady(time.Now(), time.Second)) ||
 			time.Since(start) > activationWait {
 			break
 		}
@@ -109,6 +109,24 @@ func (d *Daemon) runActivated(ctx context.Context) error {
 		d.log.Error("the acceptance check after activation failed to run", "err", err)
 	}
 	return nil
+}
+
+// settled: the tunnel is up and every endpoint's health is known, each
+// alive one with a handshake seen (only the one in use with shared keys):
+// the acceptance check then judges the endpoints, not the start.
+func settled(st tunnel.Status) bool {
+	if st.State != tunnel.Up {
+		return false
+	}
+	for _, e := range st.Endpoints {
+		if e.Health == tunnel.Unknown {
+			return false
+		}
+		if e.Health == tunnel.Alive && e.LastHandshake.IsZero() && (st.Layout != "shared" || e.Active) {
+			return false
+		}
+	}
+	return true
 }
 
 // runLEDs shows the unit's state on the LEDs (see spare.SiteShow).

@@ -38,7 +38,7 @@ type PrepareOptions struct {
 	LEDs     hal.LEDs
 	// ThermalDir replaces /sys/class/thermal (tests).
 	ThermalDir string
-	// MinFreeBytes the state directory must keep free.
+	// MinFreeBytes the state directory must keep free; default 8 MiB.
 	MinFreeBytes int64
 	// MaxTemperature in °C; default 85.
 	MaxTemperature int
@@ -68,18 +68,26 @@ func Prepare(o PrepareOptions) (*sitepack.Record, *api.Spare, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	sp, err := ready(o, rec.Site, rec.Unit)
+	return rec, sp, err
+}
+
+// ready gives the unit a fresh identity, runs the bench self-test and
+// writes prepared.json: the part of Prepare a unit that is already a
+// spare also does.
+func ready(o PrepareOptions, site, unit string) (*api.Spare, error) {
 	dir := filepath.Join(o.StateDir, "spare")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return rec, nil, err
+		return nil, err
 	}
 	// A new identity each time: a pack sealed to this unit for its
 	// last site cannot be replayed onto it.
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
-		return rec, nil, err
+		return nil, err
 	}
 	if err := atomicfile.WriteFile(filepath.Join(dir, identityFile), []byte(id.String()+"\n"), 0o600); err != nil {
-		return rec, nil, err
+		return nil, err
 	}
 	// Packs left for the button belong to the old site.
 	old, _ := filepath.Glob(filepath.Join(dir, "*"+PackExt))
@@ -87,16 +95,16 @@ func Prepare(o PrepareOptions) (*sitepack.Record, *api.Spare, error) {
 		os.Remove(p)
 	}
 	items := BenchTest(o)
-	p := prepared{At: time.Now().UTC().Truncate(time.Second), Site: rec.Site, Unit: rec.Unit, OK: true, SelfTest: items}
+	p := prepared{At: time.Now().UTC().Truncate(time.Second), Site: site, Unit: unit, OK: true, SelfTest: items}
 	for _, it := range items {
 		p.OK = p.OK && it.OK
 	}
 	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
-		return rec, nil, err
+		return nil, err
 	}
 	if err := atomicfile.WriteFile(filepath.Join(dir, preparedFile), append(b, '\n'), 0o644); err != nil {
-		return rec, nil, err
+		return nil, err
 	}
 	at := p.At
 	sp := &api.Spare{Ready: p.OK, PreparedAt: &at, SelfTest: items, Recipient: id.Recipient().String(), State: api.SpareWaiting, Trusted: []string{}}
@@ -105,7 +113,7 @@ func Prepare(o PrepareOptions) (*sitepack.Record, *api.Spare, error) {
 			sp.Trusted = append(sp.Trusted, sitepack.Fingerprint(k))
 		}
 	}
-	return rec, sp, nil
+	return sp, nil
 }
 
 // BenchTest is the spare's self-test on the bench: what can be checked
@@ -146,7 +154,10 @@ func BenchTest(o PrepareOptions) []api.CheckItem {
 
 	in := selfcheck.Inputs{StateDir: o.StateDir, MinFreeBytes: o.MinFreeBytes, ThermalDir: o.ThermalDir, MaxTemperature: o.MaxTemperature}
 	if in.MaxTemperature == 0 {
-		in.MaxTemperature = 85
+		in.MaxTemperature = 85 // self_check.max_temperature's default
+	}
+	if in.MinFreeBytes == 0 {
+		in.MinFreeBytes = 8 << 20 // self_check.min_free_bytes's default
 	}
 	items = append(items, selfcheck.BenchItems(in)...)
 

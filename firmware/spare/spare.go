@@ -40,6 +40,7 @@ import (
 	"github.com/shisa-gw/shisa/firmware/inventory"
 	"github.com/shisa-gw/shisa/firmware/journal"
 	"github.com/shisa-gw/shisa/firmware/report"
+	"github.com/shisa-gw/shisa/firmware/selfcheck"
 	"github.com/shisa-gw/shisa/firmware/sitepack"
 	"github.com/shisa-gw/shisa/firmware/tunnel"
 	"github.com/shisa-gw/shisa/hal"
@@ -217,6 +218,42 @@ func (u *Unit) spareStatus() *api.Spare {
 	return sp
 }
 
+// Prepare implements api.Preparer on a spare: there is no site to wipe;
+// it makes a fresh identity and runs the bench self-test again (a unit
+// fresh from the factory image is prepared this way).
+func (u *Unit) Prepare(ctx context.Context, req api.PrepareRequest) (api.Spare, error) {
+	if req.Site != "" {
+		return api.Spare{}, &api.FieldError{Field: "site", Reason: fmt.Sprintf("this unit is a spare: no site is installed, %q included", req.Site)}
+	}
+	u.mu.Lock()
+	busy := u.state == api.SpareActivating
+	u.mu.Unlock()
+	if busy {
+		return api.Spare{}, fmt.Errorf("%w: an activation is in progress", api.ErrRefused)
+	}
+	sp, err := ready(PrepareOptions{
+		SiteDir: u.o.SiteDir, StateDir: u.o.StateDir, TrustedDir: u.o.TrustedDir,
+		Journal: u.journal, Firmware: u.o.Firmware, LEDs: u.o.LEDs, ThermalDir: u.o.ThermalDir,
+	}, "", "")
+	if err != nil {
+		return api.Spare{}, err
+	}
+	failed := selfcheck.FailedNames(sp.SelfTest)
+	msg := "spare prepared: bench self-test passed, ready for storage"
+	if !sp.Ready {
+		msg = fmt.Sprintf("spare prepared: bench self-test FAILED: %v — not fit for the shelf", failed)
+	}
+	u.event(report.KindSparePrepared, msg, map[string]any{
+		"box": u.o.Box, "ok": sp.Ready, "failed": failed, "items": sp.SelfTest, "recipient": sp.Recipient,
+	})
+	u.mu.Lock()
+	u.state, u.lastError = api.SpareWaiting, ""
+	u.mu.Unlock()
+	u.showLEDs()
+	sp.Button = u.o.Button != nil
+	return *sp, nil
+}
+
 // Activate implements api.Sparer: verify, check, install; then Run
 // returns and shisad starts the site.
 func (u *Unit) Activate(ctx context.Context, req api.ActivateRequest) (api.Activated, error) {
@@ -256,19 +293,19 @@ func (u *Unit) activate(data []byte, passphrase string) (api.Activated, error) {
 	if err != nil {
 		return api.Activated{}, err
 	}
-	var site *config.Site
 	err = sitepack.InstallChecked(p, u.o.SiteDir, func(newDir string) error {
-		s, err := config.Options{BaseDir: newDir}.Load(filepath.Join(newDir, sitepack.ConfigFile))
-		site = s
+		_, err := config.Options{BaseDir: newDir}.Load(filepath.Join(newDir, sitepack.ConfigFile))
 		return err
 	})
 	if err != nil {
 		return api.Activated{}, err
 	}
-	a := api.Activated{Site: p.Site, Serial: p.Serial, From: p.Unit, Signer: sitepack.Fingerprint(authority(p)), Socket: site.API.Socket}
-	if !filepath.IsAbs(a.Socket) {
-		a.Socket = filepath.Join(u.o.SiteDir, a.Socket)
+	// Read as the daemon will, from the live path, for the socket.
+	site, err := config.Load(filepath.Join(u.o.SiteDir, sitepack.ConfigFile))
+	if err != nil {
+		return api.Activated{}, fmt.Errorf("the pack is installed but its config does not load from %s: %w", u.o.SiteDir, err)
 	}
+	a := api.Activated{Site: p.Site, Serial: p.Serial, From: p.Unit, Signer: sitepack.Fingerprint(authority(p)), Socket: site.API.Socket}
 	u.event(report.KindSpareActivated, fmt.Sprintf("site pack installed: site %s serial %d from %s (vouched for by key %s); starting the site", p.Site, p.Serial, p.Unit, a.Signer), map[string]any{
 		"site": p.Site, "serial": p.Serial, "from": p.Unit, "signer": a.Signer, "box": u.o.Box,
 		"sealing": p.Sealing.String(),

@@ -224,6 +224,30 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// parseOneArg parses flags around one positional argument (before or
+// after the flags) and returns it; what names it in the usage error.
+func parseOneArg(fs *flag.FlagSet, args []string, what string) (string, error) {
+	var arg string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		arg, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return "", usageError{fmt.Sprintf("%s: %v (see 'shisactl help')", fs.Name(), err)}
+	}
+	if arg == "" && fs.NArg() > 0 {
+		arg = fs.Arg(0)
+		if fs.NArg() > 1 {
+			return "", usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(1))}
+		}
+	} else if fs.NArg() > 0 {
+		return "", usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+	}
+	if arg == "" {
+		return "", usageError{fmt.Sprintf("%s: %s is missing", fs.Name(), what)}
+	}
+	return arg, nil
+}
+
 func cmdStatus(ctx context.Context, c *api.Client, args []string, w io.Writer) error {
 	fs := flags("status")
 	asJSON := fs.Bool("json", false, "")

@@ -207,13 +207,10 @@ func sealAndWrite(w io.Writer, c sitepack.Contents, so sitepack.SealOptions, to,
 func cmdSiteKeygen(args []string, w io.Writer) error {
 	fs := flags("site keygen")
 	force := fs.Bool("force", false, "")
-	if err := parse(fs, args); err != nil {
+	path, err := parseOneArg(fs, args, "FILE (usage: shisactl site keygen FILE [--force])")
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return usageError{"usage: shisactl site keygen FILE [--force]"}
-	}
-	path := fs.Arg(0)
 	if !*force {
 		if _, err := os.Stat(path); err == nil {
 			return fmt.Errorf("site keygen: %s exists; keeping it (use --force to replace it)", path)

@@ -48,9 +48,10 @@ const manualSpare = `  spare check [--format text|json|html] [--lang ja|en]
       put the pack (sealed to this unit) on a USB stick and hold the button
       for 5 seconds.
 
-  spare prepare --site SITE [--lang ja|en]
+  spare prepare [--site SITE] [--lang ja|en]
       Turn this unit into a shelf spare: wipe the site's configuration and
-      secrets (SITE must name the installed site, as a confirmation), keep
+      secrets (SITE must name the installed site, as a confirmation; on a
+      unit that is already a spare, leave --site out), keep
       the image and the datacenter's keys, make a fresh age identity (so
       the datacenter can seal a pack to this unit), run a bench self-test
       and journal the result (spare.prepared). shisad then runs as a spare;
@@ -141,11 +142,9 @@ func cmdSpareActivate(c *api.Client, args []string, w io.Writer) error {
 	passFile := fs.String("passphrase-file", "", "")
 	timeout := fs.Duration("timeout", 3*time.Minute, "")
 	rf := reportFlags{fs.String("format", "text", ""), fs.String("lang", "ja", "")}
-	if err := parse(fs, args); err != nil {
+	packPath, err := parseOneArg(fs, args, "PACK (usage: shisactl spare activate PACK [--passphrase-file FILE] [--format text|json|html] [--lang ja|en])")
+	if err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		return usageError{"usage: shisactl spare activate PACK [--passphrase-file FILE] [--format text|json|html] [--lang ja|en]"}
 	}
 	if err := rf.valid("spare activate"); err != nil {
 		return err
@@ -165,7 +164,7 @@ func cmdSpareActivate(c *api.Client, args []string, w io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 
-	data, err := readPackFile(fs.Arg(0))
+	data, err := readPackFile(packPath)
 	if err != nil {
 		return fmt.Errorf("spare activate: %w", err)
 	}
@@ -186,7 +185,7 @@ func cmdSpareActivate(c *api.Client, args []string, w io.Writer) error {
 			return fmt.Errorf("spare activate: %w", err)
 		}
 	}
-	step("verifying and installing %s (%d bytes)", fs.Arg(0), len(data))
+	step("verifying and installing %s (%d bytes)", packPath, len(data))
 	a, err := c.Activate(ctx, req)
 	if err != nil {
 		return fmt.Errorf("spare activate: %w", err)
@@ -234,14 +233,20 @@ func cmdSparePrepare(ctx context.Context, c *api.Client, args []string, w io.Wri
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *site == "" {
-		return usageError{"spare prepare: --site SITE is required: the id of the site installed, to confirm its secrets are wiped"}
+	st, err := c.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if st.Spare == nil && *site == "" {
+		return usageError{fmt.Sprintf("spare prepare: this unit serves site %s: give --site %s to confirm that its configuration and secrets are wiped", st.Site, st.Site)}
 	}
 	sp, err := c.Prepare(ctx, *site)
 	if err != nil {
 		return fmt.Errorf("spare prepare: %w", err)
 	}
-	fmt.Fprintf(w, "site %s wiped; this unit is now a spare\n", *site)
+	if *site != "" {
+		fmt.Fprintf(w, "site %s wiped; this unit is now a spare\n", *site)
+	}
 	printSpareTest(w, sp, *lang)
 	if !sp.Ready {
 		return errors.New("the bench self-test failed: this unit is not fit for the shelf (see the NG items above)")

@@ -1,0 +1,360 @@
+package itest
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shisa-gw/shisa/firmware/api"
+	"github.com/shisa-gw/shisa/firmware/journal"
+	"github.com/shisa-gw/shisa/firmware/report"
+	"github.com/shisa-gw/shisa/netctl/netnstest"
+)
+
+// spareRig is a site whose configuration lives in a site pack: the
+// datacenter's signing key, its trusted-keys directory (the image's), the
+// site directory the datacenter builds packs from, and shisactl.
+type spareRig struct {
+	*site
+	ctlBin    string
+	dcKey     string // the datacenter's signing key file
+	trusted   string // the image's trusted keys directory
+	dcSite    string // the datacenter's copy of the site directory
+	pass      string // a passphrase file
+	token     string // the management API's token file
+	mgmtURL   string
+	fleetFile string
+}
+
+// spareUnit is one box: its own site directory (the link a pack is
+// installed as), state, socket and name, and shisad running in ns.
+type spareUnit struct {
+	box, dir, socket string
+	ns               *netnstest.NS
+	p                *netnstest.Proc
+	api              *api.Client
+}
+
+// newSpareRig builds the namespaces of newSite and turns its config into
+// the datacenter's site directory: site.yaml with the key files under
+// keys/, and paths that resolve beside each unit's site directory (the
+// site's socket and journal are ../shisad.sock and ../state/journal, so
+// two units on one file system keep theirs apart).
+func newSpareRig(t *testing.T) *spareRig {
+	s := newSite(t, siteOptions{Extra: "probe:\n  targets: [" + echoAddr + "]\n"})
+	r := &spareRig{site: s, ctlBin: netnstest.BuildBinary(t, "github.com/shisa-gw/shisa/firmware/cmd/shisactl")}
+	dc := filepath.Join(s.dir, "datacenter")
+	r.dcSite = filepath.Join(dc, "site")
+	r.trusted = filepath.Join(dc, "trusted")
+	r.dcKey = filepath.Join(dc, "signing.key")
+	r.pass = filepath.Join(dc, "passphrase")
+	r.token = filepath.Join(dc, "api.token")
+	r.fleetFile = filepath.Join(dc, "fleet.state")
+	r.mgmtURL = "http://10.99.1.2:8080"
+	for _, d := range []string{filepath.Join(r.dcSite, "keys"), r.trusted} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key, err := os.ReadFile(filepath.Join(s.dir, "site.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSecret(t, filepath.Join(r.dcSite, "keys", "site.key"), strings.TrimSpace(string(key)))
+	writeMgmtToken(t, r.token)
+	tok, err := os.ReadFile(r.token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSecret(t, filepath.Join(r.dcSite, "keys", "api.token"), strings.TrimSpace(string(tok)))
+	cfg, err := os.ReadFile(s.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := strings.Replace(string(cfg), "private_key_file: site.key", "private_key_file: keys/site.key", 1)
+	y = regexp.MustCompile(`(?m)^  socket: .*$`).ReplaceAllString(y, "  socket: ../shisad.sock")
+	y = regexp.MustCompile(`(?m)^  dir: .*$`).ReplaceAllString(y, "  dir: ../state/journal")
+	y += "health:\n  token_file: keys/api.token\n"
+	if err := os.WriteFile(filepath.Join(r.dcSite, "site.yaml"), []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.ctlOK("site", "keygen", r.dcKey)
+	if err := os.Rename(r.dcKey+".pub", filepath.Join(r.trusted, "datacenter.pub")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(r.pass, []byte("itest-passphrase-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dc, "targets"), []byte("itest "+r.mgmtURL+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// ctl runs shisactl on this machine (outside the namespaces) and returns
+// its combined output and exit status.
+func (r *spareRig) ctl(args ...string) (string, int) {
+	return runCtl(r.t, nil, r.ctlBin, args...)
+}
+
+func (r *spareRig) ctlOK(args ...string) string {
+	r.t.Helper()
+	out, code := r.ctl(args...)
+	if code != 0 {
+		r.t.Fatalf("shisactl %s: exit %d\n%s", strings.Join(args, " "), code, out)
+	}
+	return out
+}
+
+func runCtl(t *testing.T, ns *netnstest.NS, ctl string, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	argv := append([]string{ctl}, args...)
+	if ns != nil {
+		argv = append([]string{"ip", "netns", "exec", ns.Name()}, argv...)
+	}
+	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(out), ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("shisactl: %v", err)
+	}
+	return string(out), 0
+}
+
+// startSpare starts shisad with no site installed in ns, as box.
+func (r *spareRig) startSpare(ns *netnstest.NS, box string) *spareUnit {
+	r.t.Helper()
+	u := &spareUnit{box: box, dir: filepath.Join(r.dir, box), ns: ns}
+	u.socket = filepath.Join(u.dir, "shisad.sock")
+	u.api = api.NewClient(u.socket)
+	if err := os.MkdirAll(u.dir, 0o755); err != nil {
+		r.t.Fatal(err)
+	}
+	u.p = ns.Start(r.bin, "-config", filepath.Join(u.dir, "site", "site.yaml"), "-state", filepath.Join(u.dir, "state"),
+		"-trusted", r.trusted, "-socket", u.socket, "-box", box)
+	r.mu.Lock()
+	r.pids = append(r.pids, u.p.Pid)
+	r.mu.Unlock()
+	r.waitUnit(u, 10*time.Second, "running as a spare", func(st *api.Status) bool { return st.Spare != nil })
+	return u
+}
+
+// waitUnit polls u's status until cond holds.
+func (r *spareRig) waitUnit(u *spareUnit, timeout time.Duration, what string, cond func(*api.Status) bool) *api.Status {
+	r.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(r.t.Context(), 2*time.Second)
+		st, err := u.api.Status(ctx)
+		cancel()
+		if err == nil && cond(st) {
+			return st
+		}
+		lastErr = err
+		select {
+		case <-u.p.Done():
+			r.t.Fatalf("%s: waiting for %s: shisad exited: %v\n%s", u.box, what, u.p.Wait(), u.p.Output())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	r.t.Fatalf("%s: not %s after %v (last error %v)\n%s", u.box, what, timeout, lastErr, u.p.Output())
+	return nil
+}
+
+// dcHTTP is an HTTP client that dials from the datacenter's namespace,
+// through the tunnel, with the management token.
+func (r *spareRig) dcGet(path string, out any) {
+	r.t.Helper()
+	tok, err := os.ReadFile(r.token)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) { return r.dc1.DialTCP(ctx, addr) },
+	}}
+	req, err := http.NewRequestWithContext(r.t.Context(), http.MethodGet, r.mgmtURL+path, nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	resp, err := hc.Do(req)
+	if err != nil {
+		r.t.Fatalf("datacenter: GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		r.t.Fatalf("datacenter: GET %s: %s\n%s", path, resp.Status, body)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		r.t.Fatalf("datacenter: GET %s: %v", path, err)
+	}
+}
+
+// fleet runs `shisactl fleet status --state` in the datacenter namespace.
+func (r *spareRig) fleet() string {
+	out, _ := runCtl(r.t, r.dc1, r.ctlBin, "fleet", "status", "--targets", filepath.Join(filepath.Dir(r.trusted), "targets"),
+		"--token-file", r.token, "--state", r.fleetFile)
+	return out
+}
+
+// TestSpareInNamespaces is the spare's life of seed row 34, with the real
+// shisad and shisactl in the namespaces of newSite:
+//
+//  1. The datacenter builds the site's first pack (sealed to a
+//     passphrase); box old-0007, a spare, is activated with it: tunnel up,
+//     acceptance passed; the datacenter's fleet poll records the box.
+//  2. A factory-fresh box spare-0012, in a namespace of its own on
+//     another WAN address, is prepared as a spare (its age identity).
+//  3. old-0007 fails: shisad killed, its WAN cut. `site export` reads its
+//     files (tunnel down, daemon dead) and seals the pack to spare-0012.
+//  4. spare-0012 is activated with one command: tunnel up, acceptance
+//     passed; the datacenter reads the acceptance report from the
+//     journal over the management API, and its fleet poll retires
+//     old-0007.
+//  5. `spare prepare` turns spare-0012 back into a spare: site wiped,
+//     ready for storage, and the old pack is still refused elsewhere
+//     for the right reasons (a refused pack changes nothing).
+func TestSpareInNamespaces(t *testing.T) {
+	r := newSpareRig(t)
+	tl := newTimeline()
+
+	// 1. The first pack, from the datacenter.
+	pack1 := filepath.Join(r.dir, "itest-1.shisapack")
+	out := r.ctlOK("site", "pack", "--dir", r.dcSite, "--signer", r.dcKey, "--serial", "1", "--passphrase-file", r.pass, "--out", pack1)
+	tl.now("datacenter: %s", strings.TrimSpace(strings.Split(out, "\n")[0]))
+	old := r.startSpare(r.unit, "old-0007")
+	tl.now("old-0007: running as a spare")
+
+	// A bad passphrase is refused and leaves the spare a spare.
+	bad := filepath.Join(r.dir, "bad-pass")
+	if err := os.WriteFile(bad, []byte("not-the-passphrase-0123456\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code := r.ctl("--socket", old.socket, "spare", "activate", pack1, "--passphrase-file", bad)
+	if code != 1 || !strings.Contains(out, "wrong passphrase") {
+		t.Fatalf("activation with a wrong passphrase: exit %d, want 1 and the reason\n%s", code, out)
+	}
+	if _, err := os.Lstat(filepath.Join(old.dir, "site")); !os.IsNotExist(err) {
+		t.Fatalf("a refused pack left %s/site: %v", old.dir, err)
+	}
+	r.waitUnit(old, 5*time.Second, "still a spare, the refusal said", func(st *api.Status) bool {
+		return st.Spare != nil && st.Spare.State == api.SpareRefused && strings.Contains(st.Spare.LastError, "passphrase")
+	})
+
+	out = r.ctlOK("--socket", old.socket, "spare", "activate", pack1, "--passphrase-file", r.pass, "--lang", "en")
+	tl.now("old-0007: activated with the datacenter's pack:\n%s", out)
+	if !strings.Contains(out, "acceptance check PASS") {
+		t.Fatalf("old-0007's acceptance check did not pass:\n%s", out)
+	}
+	fl := r.fleet()
+	if !strings.Contains(fl, "itest") || strings.Contains(fl, "RETIRED") {
+		t.Fatalf("first fleet poll:\n%s", fl)
+	}
+
+	// 2. A factory-fresh box: its own namespace, WAN address and LAN.
+	spareNS, office2 := r.r.NS("spare"), r.r.NS("office2")
+	r.r.Link(spareNS, "wan0", r.wan, "spare")
+	r.r.Link(office2, "eth0", spareNS, "lan0")
+	spareNS.Addr("wan0", pfx("100.64.0.2/24"))
+	r.wan.Addr("spare", pfx("100.64.0.1/24"))
+	spareNS.Addr("lan0", pfx("192.168.10.1/24"))
+	office2.Addr("eth0", pfx("192.168.10.10/24"))
+	spareNS.DefaultRoute(ip("100.64.0.1"))
+	office2.DefaultRoute(ip("192.168.10.1"))
+	fresh := r.startSpare(spareNS, "spare-0012")
+	out = r.ctlOK("--socket", fresh.socket, "spare", "prepare", "--lang", "en")
+	tl.now("spare-0012: prepared on the bench:\n%s", out)
+	st := r.waitUnit(fresh, 5*time.Second, "ready for storage", func(st *api.Status) bool {
+		return st.Spare != nil && st.Spare.Ready && strings.HasPrefix(st.Spare.Recipient, "age1")
+	})
+	out = r.ctlOK("--socket", fresh.socket, "status")
+	if !strings.Contains(out, "SPARE UNIT") || !strings.Contains(out, "READY for storage") {
+		t.Errorf("a spare's status does not say so plainly:\n%s", out)
+	}
+	recipient := st.Spare.Recipient
+
+	// 3. old-0007 fails; its pack is exported from its files.
+	if err := old.p.Kill(9); err != nil {
+		t.Fatal(err)
+	}
+	<-old.p.Done()
+	r.unit.SetLink("wan0", false)
+	tl.now("old-0007: shisad killed, WAN cut")
+	pack2 := filepath.Join(r.dir, "itest-2.shisapack")
+	out = r.ctlOK("site", "export", "--site-dir", filepath.Join(old.dir, "site"), "--to", recipient, "--box", "old-0007", "--out", pack2)
+	tl.now("old-0007: %s", strings.TrimSpace(strings.Split(out, "\n")[0]))
+	if !strings.Contains(out, "serial 2") {
+		t.Errorf("the exported pack's serial is not the installed one's plus one:\n%s", out)
+	}
+
+	// 4. One command activates the spare.
+	start := time.Now()
+	out, code = r.ctl("--socket", fresh.socket, "spare", "activate", pack2, "--format", "json")
+	took := time.Since(start)
+	if code != 0 {
+		t.Fatalf("spare-0012: activation: exit %d\n%s\n%s", code, out, fresh.p.Output())
+	}
+	var acc api.Acceptance
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &acc); err != nil || !acc.OK {
+		t.Fatalf("spare-0012: acceptance report (err %v):\n%s", err, out)
+	}
+	tl.now("spare-0012: activated, acceptance passed (%d items), %.2fs after the command started", len(acc.Items), took.Seconds())
+
+	var dst api.Status
+	r.dcGet("/v1/status", &dst)
+	if dst.Box != "spare-0012" || dst.Pack == nil || dst.Pack.Replaces != "old-0007" || dst.Pack.Serial != 2 || dst.Acceptance == nil || !dst.Acceptance.OK {
+		t.Errorf("datacenter's view of the site: box %q pack %+v acceptance %+v", dst.Box, dst.Pack, dst.Acceptance)
+	}
+	var page api.EventsPage
+	r.dcGet("/v1/events?since=0&limit=1000", &page)
+	var got []journal.Record
+	for _, rec := range page.Events {
+		if rec.Kind == report.KindAcceptanceResult || rec.Kind == report.KindSpareActivated || rec.Kind == report.KindSparePrepared {
+			got = append(got, rec)
+		}
+	}
+	if n := len(got); n < 3 || got[n-1].Kind != report.KindAcceptanceResult || field(got[n-1], "ok") != "true" ||
+		got[n-2].Kind != report.KindSpareActivated || field(got[n-2], "from") != "old-0007" {
+		t.Errorf("the datacenter does not read the activation and the report from the journal:\n%s", formatEvents(got))
+	}
+	tl.now("datacenter: read the acceptance report over the management API (record %d)", got[len(got)-1].Seq)
+	fl = r.fleet()
+	if !strings.Contains(fl, "RETIRED box old-0007 of site itest (itest): replaced by box spare-0012") {
+		t.Errorf("the datacenter's fleet poll did not retire old-0007:\n%s", fl)
+	}
+	tl.now("datacenter: fleet poll: %s", strings.TrimSpace(fl[strings.Index(fl, "RETIRED"):]))
+
+	// The pack of serial 1 is older than the one installed: even signed
+	// by the datacenter, a unit serving the site refuses it (it is not a
+	// spare), and sitepack's tests cover the rollback itself.
+	out, code = r.ctl("--socket", fresh.socket, "spare", "activate", pack1, "--passphrase-file", r.pass)
+	if code != 1 || !strings.Contains(out, "already serves site itest") {
+		t.Errorf("activating a unit that serves a site: exit %d\n%s", code, out)
+	}
+
+	// 5. Back to the shelf.
+	out, code = r.ctl("--socket", fresh.socket, "spare", "prepare")
+	if code != 2 || !strings.Contains(out, "--site itest") {
+		t.Errorf("spare prepare without --site on a unit serving a site: exit %d\n%s", code, out)
+	}
+	out = r.ctlOK("--socket", fresh.socket, "spare", "prepare", "--site", "itest", "--lang", "en")
+	r.waitUnit(fresh, 10*time.Second, "a spare again", func(st *api.Status) bool { return st.Spare != nil && st.Spare.Ready })
+	if ents, _ := filepath.Glob(filepath.Join(fresh.dir, "*site*")); len(ents) != 0 {
+		t.Errorf("site files left after prepare: %v", ents)
+	}
+	tl.now("spare-0012: prepared again:\n%s", out)
+	t.Logf("timeline:\n%s", tl)
+}

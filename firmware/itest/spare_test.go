@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/shisa-gw/shisa/firmware/api"
+	"github.com/shisa-gw/shisa/firmware/benchfig"
 	"github.com/shisa-gw/shisa/firmware/journal"
 	"github.com/shisa-gw/shisa/firmware/report"
 	"github.com/shisa-gw/shisa/netctl/netnstest"
@@ -357,4 +358,35 @@ func TestSpareInNamespaces(t *testing.T) {
 	}
 	tl.now("spare-0012: prepared again:\n%s", out)
 	t.Logf("timeline:\n%s", tl)
+}
+
+// TestBenchSpareActivate measures spare_activate_s: from running
+// `shisactl spare activate PACK` on a spare to its exit with the
+// acceptance check passed (pack verified and decrypted with the
+// passphrase, installed, the site started, the tunnel up to both
+// datacenters, the check run and printed). Between trials `spare
+// prepare` turns the unit back into a spare.
+func TestBenchSpareActivate(t *testing.T) {
+	requireBench(t)
+	const trials = 5
+	r := newSpareRig(t)
+	pack := filepath.Join(r.dir, "itest-1.shisapack")
+	r.ctlOK("site", "pack", "--dir", r.dcSite, "--signer", r.dcKey, "--serial", "1", "--passphrase-file", r.pass, "--out", pack)
+	u := r.startSpare(r.unit, "bench-0001")
+	var samples []float64
+	for i := range trials {
+		start := time.Now()
+		out, code := r.ctl("--socket", u.socket, "spare", "activate", pack, "--passphrase-file", r.pass, "--format", "json")
+		d := time.Since(start).Seconds()
+		if code != 0 {
+			t.Fatalf("trial %d: exit %d\n%s\n%s", i+1, code, out, u.p.Output())
+		}
+		samples = append(samples, d)
+		t.Logf("trial %d: activated, acceptance passed, %.3fs", i+1, d)
+		r.ctlOK("--socket", u.socket, "spare", "prepare", "--site", "itest")
+		r.waitUnit(u, 10*time.Second, "a spare again", func(st *api.Status) bool { return st.Spare != nil })
+	}
+	f := benchfig.FromSamples("spare_activate_s", "s", samples, 10)
+	f.Note = "namespaces, shisad tun backend, pack sealed to a passphrase (scrypt 2^15): `shisactl spare activate` start → exit with the acceptance check passed"
+	writeFigure(t, f)
 }

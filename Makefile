@@ -85,6 +85,12 @@ install: $(if $(filter bin,$(BINDIR)),build) ## install shisad, shisactl, the sy
 	install -D -m 0644 testdata/site.example.yaml $(DESTDIR)/usr/share/doc/shisa/site.example.yaml
 	install -D -m 0644 README.md $(DESTDIR)/usr/share/doc/shisa/README.md
 	install -D -m 0644 deploy/systemd/shisad.service $(DESTDIR)/lib/systemd/system/shisad.service
+	install -D -m 0644 deploy/udev/99-shisa-usb.rules $(DESTDIR)/lib/udev/rules.d/99-shisa-usb.rules
+	@if [ -n "$(TRUSTED_KEYS)" ]; then \
+	  install -d -m 0755 $(DESTDIR)/usr/share/shisa/trusted && install -m 0644 $(TRUSTED_KEYS) $(DESTDIR)/usr/share/shisa/trusted/; \
+	else \
+	  echo "install: no TRUSTED_KEYS=datacenter.pub given: this image will refuse every site pack (see README, Spare units)" >&2; \
+	fi
 
 clean: ## remove bin/, bench/out/ and stray test binaries
 	rm -rf bin bench/out

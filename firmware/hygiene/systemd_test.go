@@ -31,7 +31,7 @@ func TestSystemdUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"Type=notify", "WatchdogSec=", "Restart=always", "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes",
-		"CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW", "-config /etc/shisa/site.yaml -state /var/lib/shisa"} {
+		"CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW", "-config /etc/shisa/site/site.yaml -state /var/lib/shisa -trusted /usr/share/shisa/trusted", "ReadWritePaths=/etc/shisa"} {
 		if !strings.Contains(string(unit), want) {
 			t.Errorf("shisad.service lacks %q", want)
 		}

@@ -55,7 +55,7 @@ var Patterns = []struct {
 	{"acceptance check running", ShowChecking},
 	{"running, tunnel up (acceptance passed)", ShowRunning},
 	{"running as the standby of a pair", ShowStandby},
-	{"acceptance failed, or a fault (safe mode, stuck job, self-check)", ShowFault},
+	{"running, tunnel up, with a fault: acceptance failed, safe mode, a stuck job or the self-check failed (fault on whatever the tunnel does)", ShowFault},
 }
 
 // SiteShow is the pattern of a unit serving a site, from its status.

@@ -271,7 +271,7 @@ func printSpareTest(w io.Writer, sp *api.Spare, lang string) {
 	}
 	fmt.Fprintf(w, "trusted   %s\n", strings.Join(sp.Trusted, ", "))
 	if len(sp.SelfTest) > 0 {
-		r := api.Acceptance{At: *sp.PreparedAt, OK: sp.Ready, Items: sp.SelfTest}
+		r := api.Acceptance{OK: sp.Ready, Items: sp.SelfTest}
 		text := acceptance.Text(r, "-", "-", lang)
 		// Only the items: the headline is the verdict above.
 		if _, items, ok := strings.Cut(text, "\n"); ok {

@@ -212,7 +212,7 @@ func Text(r api.Acceptance, site, unit, lang string) string {
 			if it.OK == failedFirst {
 				continue
 			}
-			fmt.Fprintf(&b, "  %s  %-28s %s\n", mark(it), label(it.Name, ja), it.Detail)
+			fmt.Fprintf(&b, "  %s  %s %s\n", mark(it), padWidth(label(it.Name, ja), 28), it.Detail)
 		}
 	}
 	return b.String()
@@ -251,4 +251,30 @@ var labelsJA = map[string]string{
 	"tunnel": "トンネル", "endpoint": "接続先", "probe": "疎通確認", "handshake": "ハンドシェイク",
 	"ntp": "時刻同期", "free_space": "空き容量", "temperature": "温度", "ups": "UPS",
 	"service": "クラウドサービス", "services": "クラウドサービス", "firmware": "ファームウェア", "vip": "仮想IP",
+}
+
+// padWidth pads s with spaces to width terminal columns, counting the
+// East Asian wide characters of the Japanese labels as two columns, so
+// the details line up on a terminal.
+func padWidth(s string, width int) string {
+	w := 0
+	for _, r := range s {
+		w++
+		if wide(r) {
+			w++
+		}
+	}
+	if w >= width {
+		return s
+	}
+	return s + strings.Repeat(" ", width-w)
+}
+
+// wide reports whether r takes two columns: CJK ideographs, kana, full-
+// width forms and the CJK symbols (a coarse cut of Unicode's East Asian
+// Width W and F, enough for the labels).
+func wide(r rune) bool {
+	return (r >= 0x1100 && r <= 0x115f) || (r >= 0x2e80 && r <= 0xa4cf) ||
+		(r >= 0xac00 && r <= 0xd7a3) || (r >= 0xf900 && r <= 0xfaff) ||
+		(r >= 0xfe30 && r <= 0xfe4f) || (r >= 0xff00 && r <= 0xff60) || (r >= 0xffe0 && r <= 0xffe6)
 }

@@ -75,6 +75,10 @@ type Options struct {
 	Activated bool
 	// LEDs show the unit's state; zero LEDs show nothing.
 	LEDs hal.LEDs
+	// Inspector replaces the kernel's view of the ports for the
+	// self-check and the acceptance check (the demo's simulated board);
+	// nil reads rtnetlink.
+	Inspector netctl.Inspector
 	// StateDir (spare identity, prepared.json) and TrustedDir (the
 	// datacenter's keys) are for `spare prepare` (package spare).
 	StateDir, TrustedDir string

@@ -50,7 +50,7 @@ func (d *Daemon) openHealth() error {
 		return err
 	}
 	d.scIn = selfcheck.Inputs{
-		WAN: site.WAN.Interface, LAN: site.LAN.Interface, Net: netctl.KernelInspector{},
+		WAN: site.WAN.Interface, LAN: site.LAN.Interface, Net: d.inspector(),
 		Tunnel: d.sup.Status, ProbeMisses: site.Probe.Misses, Reach: reach, TimeSync: d.ts.Last,
 		StateDir: site.Journal.Dir, MinFreeBytes: site.SelfCheck.MinFreeBytes, MaxTemperature: site.SelfCheck.MaxTemperature,
 		UPS: func() *api.UPSStatus { return d.pw.upsStatus() }, // the power job (power.go) opens after this
@@ -185,4 +185,12 @@ func (d *Daemon) tunnelDial() func(ctx context.Context, network, addr string) (n
 		return ns.Net().DialContext
 	}
 	return (&net.Dialer{}).DialContext
+}
+
+// inspector is the view of the ports the checks read.
+func (d *Daemon) inspector() netctl.Inspector {
+	if d.opts.Inspector != nil {
+		return d.opts.Inspector
+	}
+	return netctl.KernelInspector{}
 }

@@ -21,7 +21,7 @@ func main() {
 	hold := flag.Duration("hold-down", 10*time.Second, "failback hold-down for the demo (a real site uses 60s)")
 	verbose := flag.Bool("v", false, "also print shisad's own log")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: shisa-demo [-hold-down 10s] [-v]\n\nPlays one site's day rootless: tunnel up, traffic, datacenter endpoint 1 dies,\nfailover, endpoint 1 flaps and returns, failback after the hold-down; then a\nplanned power outage and an unplanned one on the simulated board.\n")
+		fmt.Fprintf(os.Stderr, "usage: shisa-demo [-hold-down 10s] [-v]\n\nPlays one site's day rootless: tunnel up, traffic, datacenter endpoint 1 dies,\nfailover, endpoint 1 flaps and returns, failback after the hold-down; then a\nplanned power outage and an unplanned one on the simulated board; then a\nshelf spare activated with the button and checked (動作確認).\n")
 	}
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -37,6 +37,11 @@ func main() {
 	}
 	fmt.Println("\npower — a planned outage and an unplanned one on the simulated board (UPS and power controller)")
 	if _, err := demo.RunPower(ctx, demo.PowerOptions{Out: os.Stdout, Logger: opts.Logger}); err != nil {
+		fmt.Fprintln(os.Stderr, "demo failed:", err)
+		os.Exit(1)
+	}
+	fmt.Println("\nspare — a box from the shelf becomes the site's box: USB stick, button held 5 s, 動作確認")
+	if _, err := demo.RunSpare(ctx, demo.SpareOptions{Out: os.Stdout, Logger: opts.Logger}); err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
 		os.Exit(1)
 	}

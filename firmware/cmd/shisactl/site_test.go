@@ -157,8 +157,8 @@ func TestPrintStatusSpare(t *testing.T) {
 
 	// A unit activated from a pack says where its pack came from.
 	st = &api.Status{Site: "iwata", Unit: "a", Box: "spare-0012", Role: "active",
-		Tunnel: tunnel.Status{State: tunnel.Up, Active: "dc1", Since: at},
-		Pack:   &api.PackInfo{Serial: 4, From: "old-0007", Replaces: "old-0007", InstalledAt: at},
+		Tunnel:     tunnel.Status{State: tunnel.Up, Active: "dc1", Since: at},
+		Pack:       &api.PackInfo{Serial: 4, From: "old-0007", Replaces: "old-0007", InstalledAt: at},
 		Acceptance: &api.Acceptance{At: at, OK: false, Items: []api.CheckItem{{Name: "handshake:dc2"}, {Name: "lan_link", OK: true}}}}
 	b.Reset()
 	printStatus(&b, st, at)

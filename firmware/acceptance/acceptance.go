@@ -14,6 +14,9 @@
 //     in the shared-key layout only the front door in use can be seen;
 //   - service:HOST:PORT — each of probe.targets accepts a TCP connection
 //     through the tunnel, with the time it took;
+//   - addresses:wan, addresses:lan, addresses:tunnel — the ports hold
+//     their addresses (the tunnel's own and management address, the pair
+//     unit's LAN address; some IPv4 address on the WAN and the LAN);
 //   - firmware — the version and the image slot running;
 //   - vip — in a hot-standby pair, the virtual IP is held by this unit when
 //     it is active, or the active peer is heard when it is standby.
@@ -25,6 +28,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -54,11 +59,25 @@ type Inputs struct {
 	// VIPHeld reports whether the virtual IP is on this unit's LAN port;
 	// asked only for an active pair unit.
 	VIPHeld func() (bool, error)
+	// Addresses are the ports whose addresses are checked, and AddrList
+	// reads a port's addresses (netctl.Kernel.AddrList); nil AddrList
+	// skips the items.
+	Addresses []AddrCheck
+	AddrList  func(link string) ([]netip.Prefix, error)
 	// HandshakeMaxAge: an endpoint's last handshake must be younger than
 	// this. Default 3 minutes (WireGuard rekeys every 2).
 	HandshakeMaxAge time.Duration
 	// Timeout bounds each service dial. Default 3 s.
 	Timeout time.Duration
+}
+
+// AddrCheck is one port's addresses: the item addresses:ROLE passes when
+// the port holds every address of Want, and at least one IPv4 address
+// when Want is empty.
+type AddrCheck struct {
+	Role string // "wan", "lan", "tunnel"
+	Link string
+	Want []netip.Addr
 }
 
 // Run checks everything and returns the report. It takes about as long as
@@ -73,6 +92,11 @@ func Run(ctx context.Context, in Inputs) api.Acceptance {
 	}
 	sc := selfcheck.Run(ctx, in.Self)
 	items := sc.Items
+	if in.AddrList != nil {
+		for _, a := range in.Addresses {
+			items = append(items, addrItem(a, in.AddrList))
+		}
+	}
 	var st tunnel.Status
 	if in.Self.Tunnel != nil {
 		st = in.Self.Tunnel()
@@ -150,6 +174,41 @@ func serviceItem(ctx context.Context, in Inputs, target string) api.CheckItem {
 	c.Close()
 	it.OK = true
 	it.Detail = fmt.Sprintf("TCP connection in %.1f ms", float64(d.Microseconds())/1000)
+	return it
+}
+
+func addrItem(a AddrCheck, list func(string) ([]netip.Prefix, error)) api.CheckItem {
+	it := api.CheckItem{Name: "addresses:" + a.Role}
+	have, err := list(a.Link)
+	if err != nil {
+		it.Detail = fmt.Sprintf("reading %s's addresses: %v", a.Link, err)
+		return it
+	}
+	var shown []string
+	v4 := false
+	for _, p := range have {
+		shown = append(shown, p.String())
+		v4 = v4 || p.Addr().Is4()
+	}
+	list4 := strings.Join(shown, ", ")
+	if list4 == "" {
+		list4 = "none"
+	}
+	var missing []string
+	for _, w := range a.Want {
+		if !slices.ContainsFunc(have, func(p netip.Prefix) bool { return p.Addr() == w }) {
+			missing = append(missing, w.String())
+		}
+	}
+	switch {
+	case len(missing) > 0:
+		it.Detail = fmt.Sprintf("%s lacks %s (has %s)", a.Link, strings.Join(missing, ", "), list4)
+	case len(a.Want) == 0 && !v4:
+		it.Detail = fmt.Sprintf("%s has no IPv4 address (has %s)", a.Link, list4)
+	default:
+		it.OK = true
+		it.Detail = a.Link + " " + list4
+	}
 	return it
 }
 
@@ -250,7 +309,7 @@ var labelsJA = map[string]string{
 	"lan_link": "LANポート", "wan_link": "WANポート", "default_route": "既定経路",
 	"tunnel": "トンネル", "endpoint": "接続先", "probe": "疎通確認", "handshake": "ハンドシェイク",
 	"ntp": "時刻同期", "free_space": "空き容量", "temperature": "温度", "ups": "UPS",
-	"service": "クラウドサービス", "services": "クラウドサービス", "firmware": "ファームウェア", "vip": "仮想IP",
+	"service": "クラウドサービス", "services": "クラウドサービス", "addresses": "アドレス", "firmware": "ファームウェア", "vip": "仮想IP",
 }
 
 // padWidth pads s with spaces to width terminal columns, counting the

@@ -189,3 +189,36 @@ func TestText(t *testing.T) {
 	assert.Contains(t, en, "acceptance check FAIL")
 	assert.Contains(t, en, "NG  handshake:dc2")
 }
+
+func TestAddresses(t *testing.T) {
+	b := newBox(t)
+	addrs := map[string][]netip.Prefix{
+		"eth0":     {netip.MustParsePrefix("203.0.113.2/24")},
+		"eth1":     {netip.MustParsePrefix("192.168.10.2/24"), netip.MustParsePrefix("fd00::2/64")},
+		"wg-shisa": {netip.MustParsePrefix("10.99.1.2/32")},
+	}
+	b.in.AddrList = func(link string) ([]netip.Prefix, error) {
+		if a, ok := addrs[link]; ok {
+			return a, nil
+		}
+		return nil, errors.New("no such link")
+	}
+	b.in.Addresses = []acceptance.AddrCheck{
+		{Role: "wan", Link: "eth0"},
+		{Role: "lan", Link: "eth1", Want: []netip.Addr{netip.MustParseAddr("192.168.10.2")}},
+		{Role: "tunnel", Link: "wg-shisa", Want: []netip.Addr{netip.MustParseAddr("10.99.1.2"), netip.MustParseAddr("10.99.1.9")}},
+		{Role: "gone", Link: "eth9"},
+	}
+	m := items(acceptance.Run(t.Context(), b.in))
+	assert.True(t, m["addresses:wan"].OK, "%+v", m["addresses:wan"])
+	assert.Equal(t, "eth0 203.0.113.2/24", m["addresses:wan"].Detail)
+	assert.True(t, m["addresses:lan"].OK, "%+v", m["addresses:lan"])
+	assert.False(t, m["addresses:tunnel"].OK)
+	assert.Equal(t, "wg-shisa lacks 10.99.1.9 (has 10.99.1.2/32)", m["addresses:tunnel"].Detail)
+	assert.False(t, m["addresses:gone"].OK)
+	assert.Contains(t, m["addresses:gone"].Detail, "no such link")
+
+	addrs["eth0"] = []netip.Prefix{netip.MustParsePrefix("2001:db8::2/64")}
+	m = items(acceptance.Run(t.Context(), b.in))
+	assert.Equal(t, "eth0 has no IPv4 address (has 2001:db8::2/64)", m["addresses:wan"].Detail)
+}

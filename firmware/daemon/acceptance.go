@@ -12,6 +12,7 @@ import (
 	"github.com/shisa-gw/shisa/firmware/api"
 	"github.com/shisa-gw/shisa/firmware/ha"
 	"github.com/shisa-gw/shisa/firmware/report"
+	"github.com/shisa-gw/shisa/netctl"
 )
 
 // Acceptance implements api.Accepter: it runs the acceptance check
@@ -40,6 +41,21 @@ func (d *Daemon) Acceptance(ctx context.Context) (api.Acceptance, error) {
 		Services: d.site.Probe.Targets,
 		Dial:     d.tunnelDial(),
 		Firmware: d.inv.Firmware,
+	}
+	if _, ok := d.wg.(*netctl.NetstackWireGuard); !ok {
+		nl := d.opts.Netlink
+		if nl == nil {
+			nl = netctl.Kernel{}
+		}
+		in.AddrList = nl.AddrList
+		lan := acceptance.AddrCheck{Role: "lan", Link: d.site.LAN.Interface}
+		if d.pair != nil {
+			lan.Want = []netip.Addr{d.site.Pair.Address}
+		}
+		in.Addresses = []acceptance.AddrCheck{
+			{Role: "wan", Link: d.site.WAN.Interface}, lan,
+			{Role: "tunnel", Link: d.wg.Name(), Want: tunnelAddrs(d.site.Tunnel)},
+		}
 	}
 	if j := d.pair; j != nil {
 		in.Pair = j.status

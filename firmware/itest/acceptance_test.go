@@ -61,7 +61,7 @@ func TestAcceptanceInNamespaces(t *testing.T) {
 		names[it.Name] = true
 	}
 	for _, want := range []string{"lan_link", "wan_link", "default_route", "endpoint:dc1", "endpoint:dc2", "probe:dc2",
-		"handshake:dc1", "handshake:dc2", "service:" + echoAddr, "firmware", "ntp"} {
+		"handshake:dc1", "handshake:dc2", "service:" + echoAddr, "firmware", "ntp", "addresses:wan", "addresses:lan", "addresses:tunnel"} {
 		if !names[want] {
 			t.Errorf("no %s item in %v", want, names)
 		}

@@ -75,17 +75,7 @@ func RunPower(ctx context.Context, opts PowerOptions) (res PowerResult, err erro
 	defer stg.close()
 	out, log, dir, say := stg.out, stg.log, stg.dir, stg.say
 
-	siteKey, err := wgtypes.GeneratePrivateKey()
-	if err != nil {
-		return res, err
-	}
-	dc, err := sim.New(sim.Options{
-		Endpoints:     []sim.EndpointSpec{{Name: "dc1", Probe: netip.MustParseAddr("10.99.0.1")}},
-		SitePublicKey: siteKey.PublicKey(),
-		SiteAllowed:   []netip.Prefix{tunnelAddr},
-		Services:      []netip.Addr{serviceIP},
-		Logger:        log,
-	})
+	siteKey, dc, err := oneEndpointDC(log)
 	if err != nil {
 		return res, err
 	}
@@ -340,4 +330,21 @@ func mgmtCall(ctx context.Context, dc *sim.Cloud, token, method, path string, in
 		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
 	}
 	return json.Unmarshal(data, out)
+}
+
+// oneEndpointDC makes a site key and a simulated datacenter with one
+// endpoint (dc1) that knows it, and the cloud service behind it.
+func oneEndpointDC(log *slog.Logger) (wgtypes.Key, *sim.Cloud, error) {
+	siteKey, err := wgtypes.GeneratePrivateKey()
+	if err != nil {
+		return siteKey, nil, err
+	}
+	dc, err := sim.New(sim.Options{
+		Endpoints:     []sim.EndpointSpec{{Name: "dc1", Probe: netip.MustParseAddr("10.99.0.1")}},
+		SitePublicKey: siteKey.PublicKey(),
+		SiteAllowed:   []netip.Prefix{tunnelAddr},
+		Services:      []netip.Addr{serviceIP},
+		Logger:        log,
+	})
+	return siteKey, dc, err
 }

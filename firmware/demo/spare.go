@@ -14,8 +14,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
-
 	"github.com/shisa-gw/shisa/firmware/acceptance"
 	"github.com/shisa-gw/shisa/firmware/api"
 	"github.com/shisa-gw/shisa/firmware/config"
@@ -60,17 +58,7 @@ func RunSpare(ctx context.Context, opts SpareOptions) (res SpareResult, err erro
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	siteKey, err := wgtypes.GeneratePrivateKey()
-	if err != nil {
-		return res, err
-	}
-	dc, err := sim.New(sim.Options{
-		Endpoints:     []sim.EndpointSpec{{Name: "dc1", Probe: netip.MustParseAddr("10.99.0.1")}},
-		SitePublicKey: siteKey.PublicKey(),
-		SiteAllowed:   []netip.Prefix{tunnelAddr},
-		Services:      []netip.Addr{serviceIP},
-		Logger:        log,
-	})
+	siteKey, dc, err := oneEndpointDC(log)
 	if err != nil {
 		return res, err
 	}

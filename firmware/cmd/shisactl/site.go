@@ -44,7 +44,6 @@ const manualSite = `  site export [--site-dir DIR] [--out FILE] [--to AGE-RECIPI
       For the datacenter: make an ed25519 signing key, FILE (mode 0600) and
       FILE.pub (the public key, for the image's trusted keys directory,
       /usr/share/shisa/trusted). Prints the key's fingerprint.
-
 `
 
 func cmdSite(args []string, w io.Writer) error {

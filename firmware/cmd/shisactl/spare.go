@@ -21,12 +21,13 @@ import (
 
 const manualSpare = `  spare check [--format text|json|html] [--lang ja|en]
       The acceptance check (動作確認) of a unit put in service, such as the
-      spare just swapped in: LAN and WAN links, default route, every
-      datacenter endpoint (health, probes and a recent WireGuard handshake),
-      each cloud service of probe.targets (a TCP connection through the
-      tunnel), the clock (a fresh NTP measurement), free space,
-      temperature, the UPS, the firmware version and slot, and in a
-      hot-standby pair the virtual IP. Prints pass or fail per item with
+      spare just swapped in: LAN and WAN links and addresses, default
+      route, every datacenter endpoint (health, probes and a recent
+      WireGuard handshake), each cloud service of probe.targets (a TCP
+      connection through the tunnel), the clock (a fresh NTP measurement
+      when time_sync.servers is set), free space, temperature, the UPS,
+      the firmware version and slot, and in a hot-standby pair the
+      virtual IP. Prints pass or fail per item with
       its figures, failed items first, in Japanese by default; --format
       html prints a page to keep or print, with lines for signatures. The
       report is also journaled (acceptance.result), so the datacenter
@@ -51,10 +52,10 @@ const manualSpare = `  spare check [--format text|json|html] [--lang ja|en]
   spare prepare [--site SITE] [--lang ja|en]
       Turn this unit into a shelf spare: wipe the site's configuration and
       secrets (SITE must name the installed site, as a confirmation; on a
-      unit that is already a spare, leave --site out), keep
-      the image and the datacenter's keys, make a fresh age identity (so
-      the datacenter can seal a pack to this unit), run a bench self-test
-      and journal the result (spare.prepared). shisad then runs as a spare;
+      unit that is already a spare, leave --site out), keep the image and
+      the datacenter's keys, make a fresh age identity (so the datacenter
+      can seal a pack to this unit), run a bench self-test and journal the
+      result (spare.prepared). shisad then runs as a spare;
       'shisactl status' says whether it is ready for storage. Exit status
       0 when the self-test passed, 1 otherwise.
 

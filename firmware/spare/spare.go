@@ -50,6 +50,9 @@ import (
 // HoldTime is how long the technician holds the button to activate.
 const HoldTime = 5 * time.Second
 
+// holdTime is HoldTime; tests shorten it.
+var holdTime = HoldTime
+
 // PackExt is the site pack's file name extension.
 const PackExt = ".shisapack"
 

@@ -24,9 +24,20 @@ type button struct{ pin *gpiotest.Pin }
 // withButton gives r a button and shortens the hold to hold.
 func (r *rig) withButton(hold time.Duration) *button {
 	r.t.Helper()
+	setHold(r.t, hold)
+	return r.newButton()
+}
+
+// setHold shortens the hold until t ends (not in a parallel test: the
+// spares of parallel subtests read it).
+func setHold(t *testing.T, hold time.Duration) {
 	old := holdTime
 	holdTime = hold
-	r.t.Cleanup(func() { holdTime = old })
+	t.Cleanup(func() { holdTime = old })
+}
+
+// newButton gives r a button.
+func (r *rig) newButton() *button {
 	b := &button{pin: &gpiotest.Pin{N: "GPIO27", L: gpio.High, EdgesChan: make(chan gpio.Level, 16)}}
 	r.button = hal.NewInput(b.pin, true, 10*time.Millisecond)
 	return b
@@ -68,6 +79,7 @@ func (run *running) waitState(t *testing.T, state string) *api.Status {
 }
 
 func TestButtonActivates(t *testing.T) {
+	setHold(t, 500*time.Millisecond)
 	now := time.Now()
 	for _, tc := range []struct {
 		name string
@@ -103,8 +115,9 @@ func TestButtonActivates(t *testing.T) {
 		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			r := newRig(t)
-			b := r.withButton(600 * time.Millisecond)
+			b := r.newButton()
 			serial := tc.packs(r)
 			run := r.start()
 			assert.True(t, run.status(t).Spare.Button)
@@ -149,7 +162,11 @@ func TestButtonNoPack(t *testing.T) {
 	// The technician puts the stick in, and holds the button again.
 	b.press(false)
 	writePack(t, filepath.Join(stick, "site"+PackExt), r.seal(contents(testSite, 1)), time.Now())
-	time.Sleep(300 * time.Millisecond) // a release a person makes, seen by the 100 ms poll
+	// A release a person makes. It must outlast hal's EdgePoll and the
+	// spare's 100 ms poll for the release: hal.Input learns of the
+	// release only in WaitForEdge, so a release and a press again within
+	// about 300 ms go unseen and the button counts as still held.
+	time.Sleep(time.Second)
 	b.press(true)
 	act, err := run.result(t)
 	require.NoError(t, err)

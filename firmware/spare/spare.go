@@ -85,7 +85,7 @@ type Options struct {
 	PackGlobs []string
 	// Notifier replaces sd_notify (tests).
 	Notifier watchdog.Notifier
-	// ThermalDir and FreeSpace replace the board's for the bench
+	// ThermalDir replaces the board's /sys/class/thermal for the bench
 	// self-test (tests).
 	ThermalDir string
 }

@@ -112,6 +112,7 @@ func TestRunSocketInUse(t *testing.T) {
 }
 
 func TestActivate(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		// pack builds the pack and the request for rig r.
@@ -142,6 +143,7 @@ func TestActivate(t *testing.T) {
 		}, sitepack.DatacenterUnit},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			r := newRig(t)
 			run := r.start()
 			got, err := activate(t, run, tc.pack(r))
@@ -164,6 +166,7 @@ func TestActivate(t *testing.T) {
 }
 
 func TestActivateRefused(t *testing.T) {
+	t.Parallel()
 	tampered := func(r *rig) api.ActivateRequest {
 		data := r.seal(contents(testSite, 3))
 		data[len(data)/2] ^= 0x01
@@ -225,6 +228,7 @@ func TestActivateRefused(t *testing.T) {
 		}, after: func(r *rig) { r.trust(r.dc) }, want: []string{"no trusted datacenter key", "image is incomplete"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			r := newRig(t)
 			run := r.start()
 			if tc.before != nil {

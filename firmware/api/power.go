@@ -220,6 +220,12 @@ func decodeStrict(body []byte, v any) error {
 	if len(body) > maxPowerBody {
 		return &FieldError{"body", fmt.Sprintf("%d bytes; at most %d", len(body), maxPowerBody)}
 	}
+	return decodeStrictAny(body, v)
+}
+
+// decodeStrictAny is decodeStrict for a body of any size (the caller
+// bounds it).
+func decodeStrictAny(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

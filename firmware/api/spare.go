@@ -180,8 +180,14 @@ func readJSONBody(w http.ResponseWriter, r *http.Request, max int64, v any) bool
 		}
 		return false
 	}
-	if err := decodeStrict(body, v); err != nil {
-		writeFieldError(w, http.StatusBadRequest, &FieldError{"body", err.Error()})
+	// Not decodeStrict: it bounds a body to a power request's 4 KiB,
+	// and a pack is larger. Its errors are *FieldErrors naming the field.
+	if err := decodeStrictAny(body, v); err != nil {
+		var fe *FieldError
+		if !errors.As(err, &fe) {
+			fe = &FieldError{"body", err.Error()}
+		}
+		writeFieldError(w, http.StatusBadRequest, fe)
 		return false
 	}
 	return true

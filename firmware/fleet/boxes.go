@@ -15,8 +15,12 @@ import (
 // A box is retired when either
 //   - a box answers reporting that its site pack came from it
 //     (Status.Pack.Replaces: the failed unit exported the pack), or
-//   - another box answers for a target it answered for before (the pack
-//     came from the datacenter, or the spare's pack said nothing).
+//   - another box answers for a target in the same role (Status.Unit)
+//     as the box it answered with before (the pack came from the
+//     datacenter, or the spare's pack said nothing). The two units of a
+//     hot-standby pair share the management address, so the box behind
+//     a target changes at every handover or failover: a box of another
+//     unit answering is the pair's other unit, not a replacement.
 type Boxes struct {
 	Seen    map[string]SeenBox `json:"seen"` // by target name
 	Retired []Retired          `json:"retired"`
@@ -42,7 +46,8 @@ type Retired struct {
 	Accepted bool `json:"accepted"`
 }
 
-// ReadBoxes reads a state file written by WriteBoxes.
+// ReadBoxes reads a state file: Boxes in JSON, as `fleet status --state`
+// writes it.
 func ReadBoxes(r io.Reader) (*Boxes, error) {
 	var b Boxes
 	if err := json.NewDecoder(io.LimitReader(r, 16<<20)).Decode(&b); err != nil {
@@ -78,7 +83,7 @@ func (b *Boxes) Update(rs []Result, now time.Time) []Retired {
 		if st.Pack != nil {
 			retire(st.Pack.Replaces, r)
 		}
-		if prev, ok := b.Seen[r.Name]; ok {
+		if prev, ok := b.Seen[r.Name]; ok && prev.Unit == st.Unit {
 			retire(prev.Box, r)
 		}
 		b.Seen[r.Name] = SeenBox{Box: st.Box, Site: st.Site, Unit: st.Unit, LastSeen: now}

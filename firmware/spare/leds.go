@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -95,10 +96,17 @@ func (u *Unit) showLEDs() {
 	}
 }
 
-// watchButton activates a pack when the button is held for HoldTime.
+// watchButton activates a pack when the button is held for HoldTime
+// (holdTime).
 func (u *Unit) watchButton(ctx context.Context) {
+	// The LED goroutine ends with watchButton: none sets the LEDs after
+	// Run returns and the site's daemon has taken them.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var lastTick atomic.Int64 // unix nanoseconds of the last tick while held
-	go func() {
+	wg.Go(func() {
 		// A release before HoldTime ends no call: put the state back
 		// when the ticks stop.
 		t := time.NewTicker(250 * time.Millisecond)
@@ -114,9 +122,9 @@ func (u *Unit) watchButton(ctx context.Context) {
 				u.showLEDs()
 			}
 		}
-	}()
+	})
 	for {
-		err := hal.WaitHold(ctx, u.o.Button, HoldTime, func(time.Duration) {
+		err := hal.WaitHold(ctx, u.o.Button, holdTime, func(time.Duration) {
 			if lastTick.Swap(time.Now().UnixNano()) == 0 {
 				if err := ShowButtonHeld.On(u.o.LEDs); err != nil {
 					u.log.Warn("setting the LEDs", "err", err)
@@ -147,25 +155,35 @@ func (u *Unit) watchButton(ctx context.Context) {
 func (u *Unit) buttonActivate(ctx context.Context) bool {
 	packs := u.findPacks()
 	if len(packs) == 0 {
-		msg := fmt.Sprintf("button held but no site pack (*%s) on a USB stick or in %s", PackExt, u.o.spareDir())
-		u.mu.Lock()
-		u.state, u.lastError = api.SpareRefused, msg
-		u.mu.Unlock()
-		u.event(report.KindSpareRefused, msg, nil)
-		u.showLEDs()
+		u.refuse(fmt.Sprintf("button held but no site pack (*%s) on a USB stick or in %s", PackExt, u.o.spareDir()))
 		return false
 	}
 	for _, p := range packs {
 		data, err := readPack(p)
-		if err == nil {
-			u.log.Info("button: activating", "pack", p)
-			if _, err = u.Activate(ctx, api.ActivateRequest{Pack: data}); err == nil {
-				return true
-			}
+		if err != nil {
+			// Activate refuses (state, journal, LEDs) the packs it
+			// reads; one that cannot be read is refused here, or a
+			// technician would see the spare at rest, as if the button
+			// had not been held long enough.
+			u.refuse(fmt.Sprintf("button held but a site pack cannot be read: %v", err))
+			continue
+		}
+		u.log.Info("button: activating", "pack", p)
+		if _, err = u.Activate(ctx, api.ActivateRequest{Pack: data}); err == nil {
+			return true
 		}
 		u.log.Warn("button: pack not activated", "pack", p, "err", err)
 	}
 	return false
+}
+
+// refuse records a refusal the button met: state, journal, LEDs.
+func (u *Unit) refuse(msg string) {
+	u.mu.Lock()
+	u.state, u.lastError = api.SpareRefused, msg
+	u.mu.Unlock()
+	u.event(report.KindSpareRefused, msg, nil)
+	u.showLEDs()
 }
 
 // readPack reads a pack file, at most sitepack.MaxPackSize bytes.

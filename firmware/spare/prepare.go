@@ -189,11 +189,25 @@ func noLeftovers(siteDir string) error {
 		return err
 	}
 	for _, e := range ents {
+		if e.Name() == base && emptyDir(filepath.Join(parent, base)) {
+			continue // no site files: Install replaces an empty directory
+		}
 		if strings.HasPrefix(e.Name(), "."+base+".") || e.Name() == base {
 			return fmt.Errorf("%s is left in %s", e.Name(), parent)
 		}
 	}
 	return nil
+}
+
+// emptyDir reports whether path is a directory (not a link) with nothing
+// in it.
+func emptyDir(path string) bool {
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.IsDir() {
+		return false
+	}
+	ents, err := os.ReadDir(path)
+	return err == nil && len(ents) == 0
 }
 
 func journalRoundTrip(j *journal.Journal) error {

@@ -50,6 +50,9 @@ import (
 // HoldTime is how long the technician holds the button to activate.
 const HoldTime = 5 * time.Second
 
+// holdTime is HoldTime; tests shorten it.
+var holdTime = HoldTime
+
 // PackExt is the site pack's file name extension.
 const PackExt = ".shisapack"
 
@@ -82,7 +85,7 @@ type Options struct {
 	PackGlobs []string
 	// Notifier replaces sd_notify (tests).
 	Notifier watchdog.Notifier
-	// ThermalDir and FreeSpace replace the board's for the bench
+	// ThermalDir replaces the board's /sys/class/thermal for the bench
 	// self-test (tests).
 	ThermalDir string
 }

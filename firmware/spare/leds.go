@@ -3,8 +3,6 @@ package spare
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -159,7 +157,7 @@ func (u *Unit) buttonActivate(ctx context.Context) bool {
 		return false
 	}
 	for _, p := range packs {
-		data, err := readPack(p)
+		data, err := sitepack.ReadFile(p)
 		if err != nil {
 			// Activate refuses (state, journal, LEDs) the packs it
 			// reads; one that cannot be read is refused here, or a
@@ -184,21 +182,4 @@ func (u *Unit) refuse(msg string) {
 	u.mu.Unlock()
 	u.event(report.KindSpareRefused, msg, nil)
 	u.showLEDs()
-}
-
-// readPack reads a pack file, at most sitepack.MaxPackSize bytes.
-func readPack(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, sitepack.MaxPackSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > sitepack.MaxPackSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes: not a site pack", path, sitepack.MaxPackSize)
-	}
-	return b, nil
 }

@@ -100,6 +100,7 @@ type Unit struct {
 	started time.Time
 	done    chan api.Activated // one activation, then Run returns
 
+	op        sync.Mutex // held by an activation or a prepare (TryLock: one at a time)
 	mu        sync.Mutex
 	state     string // api.Spare… states
 	lastError string
@@ -228,12 +229,10 @@ func (u *Unit) Prepare(ctx context.Context, req api.PrepareRequest) (api.Spare, 
 	if req.Site != "" {
 		return api.Spare{}, &api.FieldError{Field: "site", Reason: fmt.Sprintf("this unit is a spare: no site is installed, %q included", req.Site)}
 	}
-	u.mu.Lock()
-	busy := u.state == api.SpareActivating
-	u.mu.Unlock()
-	if busy {
-		return api.Spare{}, fmt.Errorf("%w: an activation is in progress", api.ErrRefused)
+	if !u.op.TryLock() {
+		return api.Spare{}, fmt.Errorf("%w: an activation or a prepare is in progress", api.ErrRefused)
 	}
+	defer u.op.Unlock()
 	sp, err := ready(PrepareOptions{
 		SiteDir: u.o.SiteDir, StateDir: u.o.StateDir, TrustedDir: u.o.TrustedDir,
 		Journal: u.journal, Firmware: u.o.Firmware, LEDs: u.o.LEDs, ThermalDir: u.o.ThermalDir,
@@ -260,11 +259,11 @@ func (u *Unit) Prepare(ctx context.Context, req api.PrepareRequest) (api.Spare, 
 // Activate implements api.Sparer: verify, check, install; then Run
 // returns and shisad starts the site.
 func (u *Unit) Activate(ctx context.Context, req api.ActivateRequest) (api.Activated, error) {
-	u.mu.Lock()
-	if u.state == api.SpareActivating {
-		u.mu.Unlock()
-		return api.Activated{}, fmt.Errorf("%w: an activation is already in progress", api.ErrRefused)
+	if !u.op.TryLock() {
+		return api.Activated{}, fmt.Errorf("%w: an activation or a prepare is already in progress", api.ErrRefused)
 	}
+	// On success the lock stays held: the spare is done, Run returns.
+	u.mu.Lock()
 	u.state = api.SpareActivating
 	u.mu.Unlock()
 	u.showLEDs()
@@ -275,6 +274,7 @@ func (u *Unit) Activate(ctx context.Context, req api.ActivateRequest) (api.Activ
 	}
 	u.mu.Unlock()
 	if err != nil {
+		u.op.Unlock()
 		u.event(report.KindSpareRefused, "site pack refused: "+err.Error(), nil)
 		u.showLEDs()
 		return api.Activated{}, fmt.Errorf("%w: %v", api.ErrRefused, err)
@@ -296,6 +296,9 @@ func (u *Unit) activate(data []byte, passphrase string) (api.Activated, error) {
 	if err != nil {
 		return api.Activated{}, err
 	}
+	if err := checkSerial(u.o.spareDir(), p); err != nil {
+		return api.Activated{}, err
+	}
 	err = sitepack.InstallChecked(p, u.o.SiteDir, func(newDir string) error {
 		_, err := config.Options{BaseDir: newDir}.Load(filepath.Join(newDir, sitepack.ConfigFile))
 		return err
@@ -307,6 +310,10 @@ func (u *Unit) activate(data []byte, passphrase string) (api.Activated, error) {
 	site, err := config.Load(filepath.Join(u.o.SiteDir, sitepack.ConfigFile))
 	if err != nil {
 		return api.Activated{}, fmt.Errorf("the pack is installed but its config does not load from %s: %w", u.o.SiteDir, err)
+	}
+	if err := recordSerial(u.o.spareDir(), p); err != nil {
+		// The site is installed; only the rollback memory is behind.
+		u.log.Warn("recording the pack's serial", "err", err)
 	}
 	a := api.Activated{Site: p.Site, Serial: p.Serial, From: p.Unit, Signer: sitepack.Fingerprint(authority(p)), Socket: site.API.Socket}
 	u.event(report.KindSpareActivated, fmt.Sprintf("site pack installed: site %s serial %d from %s (vouched for by key %s); starting the site", p.Site, p.Serial, p.Unit, a.Signer), map[string]any{

@@ -165,7 +165,7 @@ func cmdSpareActivate(c *api.Client, args []string, w io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 
-	data, err := readPackFile(packPath)
+	data, err := sitepack.ReadFile(packPath)
 	if err != nil {
 		return fmt.Errorf("spare activate: %w", err)
 	}
@@ -299,23 +299,6 @@ func printSpareStatus(w io.Writer, st *api.Status) {
 		fmt.Fprintf(w, "state     waiting for a site pack: %s\n", how)
 	}
 	printRecent(w, st)
-}
-
-// readPackFile reads a pack, refusing anything larger than a pack can be.
-func readPackFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, sitepack.MaxPackSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > sitepack.MaxPackSize {
-		return nil, fmt.Errorf("%s is larger than %d KiB: not a site pack", path, sitepack.MaxPackSize>>10)
-	}
-	return b, nil
 }
 
 // readPassphrase reads the first line of path ("-": standard input).

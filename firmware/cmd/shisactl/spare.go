@@ -38,7 +38,8 @@ const manualSpare = `  spare check [--format text|json|html] [--lang ja|en]
                  [--lang ja|en] [--timeout 3m]
       Activate this spare with a site pack (from 'site export' or the
       datacenter): the pack is verified (signed by a key the image trusts,
-      for a site, not older than what was installed) and decrypted,
+      not older than a pack of the same site this box ran before) and
+      decrypted,
       installed in one atomic step, the site starts, and once the tunnel is
       up the acceptance check runs; its report is printed as by 'spare
       check'. A pack sealed to a passphrase asks for it on the terminal

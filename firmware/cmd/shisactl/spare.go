@@ -39,14 +39,13 @@ const manualSpare = `  spare check [--format text|json|html] [--lang ja|en]
       Activate this spare with a site pack (from 'site export' or the
       datacenter): the pack is verified (signed by a key the image trusts,
       not older than a pack of the same site this box ran before) and
-      decrypted,
-      installed in one atomic step, the site starts, and once the tunnel is
-      up the acceptance check runs; its report is printed as by 'spare
-      check'. A pack sealed to a passphrase asks for it on the terminal
-      (or reads FILE; '-' is standard input). Progress is printed as it
-      goes; the LEDs show it too (README "Spare units"). A refused pack
-      changes nothing and the message says why. Exit status 0 when the
-      acceptance check passed, 1 otherwise. The same without a laptop:
+      decrypted, installed in one atomic step, the site starts, and once
+      the tunnel is up the acceptance check runs; its report is printed as
+      by 'spare check'. A pack sealed to a passphrase asks for it on the
+      terminal (or reads FILE; '-' is standard input). Progress is printed
+      as it goes; the LEDs show it too (README "Spare units"). A refused
+      pack changes nothing and the message says why. Exit status 0 when
+      the acceptance check passed, 1 otherwise. The same without a laptop:
       put the pack (sealed to this unit) on a USB stick and hold the button
       for 5 seconds.
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // Steps of writeFile, in order, as passed to hooks.after. A failure at any
@@ -126,4 +127,23 @@ func SyncDir(dir string) error {
 		return fmt.Errorf("atomicfile: sync dir %s: %w", dir, err)
 	}
 	return nil
+}
+
+// WipeFile overwrites the regular file at path with zeros, in place, and
+// fsyncs it: for secrets about to be removed. On flash the old blocks may
+// survive in the translation layer until reused; this is the most a
+// program can do.
+func WipeFile(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err == nil && fi.Mode().IsRegular() {
+		_, err = f.WriteAt(make([]byte, fi.Size()), 0)
+		if err == nil {
+			err = f.Sync()
+		}
+	}
+	return errors.Join(err, f.Close())
 }

@@ -82,6 +82,10 @@ type Options struct {
 	// StateDir (spare identity, prepared.json) and TrustedDir (the
 	// datacenter's keys) are for `spare prepare` (package spare).
 	StateDir, TrustedDir string
+	// SiteDir is where the site pack is installed (-config's directory);
+	// "" is the config's own directory. In safe mode the config is the
+	// last good copy elsewhere, so main passes it.
+	SiteDir string
 }
 
 // Daemon is one running shisad.
@@ -115,6 +119,7 @@ type Daemon struct {
 	healthy   bool                    // this start has become good
 	stop      context.CancelCauseFunc // ends Run (set while it runs)
 	lastAcc   *api.Acceptance         // the last acceptance check
+	preparing sync.Mutex              // one spare prepare at a time (TryLock)
 	checking  bool                    // an acceptance check runs
 
 	closeOnce sync.Once

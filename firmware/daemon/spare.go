@@ -26,8 +26,13 @@ var ErrBecameSpare = errors.New("the site was removed: this unit is now a spare"
 // is wrong).
 const activationWait = 90 * time.Second
 
-// siteDir is where the site's pack is installed: the config's directory.
-func (d *Daemon) siteDir() string { return filepath.Dir(d.site.Path) }
+// siteDir is where the site's pack is installed.
+func (d *Daemon) siteDir() string {
+	if d.opts.SiteDir != "" {
+		return d.opts.SiteDir
+	}
+	return filepath.Dir(d.site.Path)
+}
 
 // packInfo reads the installed pack's record; nil for a site configured
 // by hand.
@@ -52,8 +57,16 @@ func (d *Daemon) Prepare(ctx context.Context, req api.PrepareRequest) (api.Spare
 	if req.Site != d.site.Site {
 		return api.Spare{}, &api.FieldError{Field: "site", Reason: fmt.Sprintf("%q is not this unit's site (%s): give the site id to confirm which site's secrets are wiped", req.Site, d.site.Site)}
 	}
+	if !d.preparing.TryLock() {
+		return api.Spare{}, fmt.Errorf("%w: a spare prepare is already in progress", api.ErrRefused)
+	}
+	defer d.preparing.Unlock()
 	d.mu.Lock()
 	stop := d.stop
+	// The start must not become "good" now: that would keep this site's
+	// config as the last good one just as it is wiped.
+	wasHealthy := d.healthy
+	d.healthy = true
 	d.mu.Unlock()
 	if stop == nil {
 		return api.Spare{}, fmt.Errorf("%w: the daemon is not running", api.ErrRefused)
@@ -68,8 +81,17 @@ func (d *Daemon) Prepare(ctx context.Context, req api.PrepareRequest) (api.Spare
 		if rec != nil {
 			// The site is gone even though the rest failed: stop serving it.
 			stop(ErrBecameSpare)
+		} else {
+			d.mu.Lock()
+			d.healthy = wasHealthy
+			d.mu.Unlock()
 		}
 		return api.Spare{}, err
+	}
+	if g := d.opts.Guard; g != nil {
+		if err := g.Forget(); err != nil {
+			d.log.Error("wiping the last good config", "err", err)
+		}
 	}
 	failed := selfcheck.FailedNames(sp.SelfTest)
 	msg := fmt.Sprintf("site %s (serial %d) wiped; bench self-test passed: ready for storage", rec.Site, rec.Serial)

@@ -220,7 +220,9 @@ func install(p *Pack, dir string, h hooks) (err error) {
 	stepErr := h.step(stepSwap)
 	syncErr := atomicfile.SyncDir(parent)
 	if current != "" {
-		os.RemoveAll(filepath.Join(parent, current)) // best effort; sweep retries
+		old := filepath.Join(parent, current)
+		wipeTree(old) // best effort; the next sweep retries
+		os.RemoveAll(old)
 	}
 	if e := errors.Join(stepErr, syncErr); e != nil {
 		return fmt.Errorf("the new pack is in place but may not be durable: %w", e)
@@ -281,6 +283,7 @@ func sweep(parent, base, current string) {
 			continue
 		}
 		if strings.HasPrefix(n, "."+base+".gen-") || strings.HasPrefix(n, "."+base+".link-") {
+			wipeTree(filepath.Join(parent, n)) // a cut install's secrets
 			os.RemoveAll(filepath.Join(parent, n))
 		}
 	}

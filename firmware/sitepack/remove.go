@@ -97,21 +97,6 @@ func wipeTree(root string) error {
 		if err != nil || !d.Type().IsRegular() {
 			return err
 		}
-		return wipeFile(path)
+		return atomicfile.WipeFile(path)
 	})
-}
-
-func wipeFile(path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	fi, err := f.Stat()
-	if err == nil {
-		_, err = f.WriteAt(make([]byte, fi.Size()), 0)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	return errors.Join(err, f.Close())
 }

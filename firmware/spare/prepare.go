@@ -68,6 +68,9 @@ func Prepare(o PrepareOptions) (*sitepack.Record, *api.Spare, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := recordSerial(filepath.Join(o.StateDir, "spare"), rec.Site, rec.Serial); err != nil {
+		return rec, nil, err
+	}
 	sp, err := ready(o, rec.Site, rec.Unit)
 	return rec, sp, err
 }

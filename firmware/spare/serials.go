@@ -47,16 +47,18 @@ func checkSerial(dir string, p *sitepack.Pack) error {
 	return nil
 }
 
-// recordSerial remembers p's serial for its site.
-func recordSerial(dir string, p *sitepack.Pack) error {
+// recordSerial remembers serial for site. It is called before the pack
+// goes live (remembering a serial that a cut then keeps from going live
+// is harmless; the other way round would leave a gap).
+func recordSerial(dir, site string, serial uint64) error {
 	m, err := readSerials(dir)
 	if err != nil {
 		return err
 	}
-	if p.Serial <= m[p.Site] {
+	if serial <= m[site] {
 		return nil
 	}
-	m[p.Site] = p.Serial
+	m[site] = serial
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err

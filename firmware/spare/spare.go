@@ -26,6 +26,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -176,6 +177,16 @@ func Run(ctx context.Context, o Options) (*api.Activated, error) {
 	}
 	cancel()
 	wg.Wait()
+	// A request cut off by the server's shutdown may still be in an
+	// activation or a prepare: let it finish before the journal closes.
+	// An activation that succeeds keeps the lock and says so on done.
+	for act == nil && !u.op.TryLock() {
+		select {
+		case a := <-u.done:
+			act = &a
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 	if e := <-errc; e != nil && act == nil {
 		return nil, e
 	}
@@ -300,20 +311,23 @@ func (u *Unit) activate(data []byte, passphrase string) (api.Activated, error) {
 		return api.Activated{}, err
 	}
 	err = sitepack.InstallChecked(p, u.o.SiteDir, func(newDir string) error {
-		_, err := config.Options{BaseDir: newDir}.Load(filepath.Join(newDir, sitepack.ConfigFile))
-		return err
+		if _, err := (config.Options{BaseDir: newDir}).Load(filepath.Join(newDir, sitepack.ConfigFile)); err != nil {
+			return err
+		}
+		return recordSerial(u.o.spareDir(), p.Site, p.Serial)
 	})
 	if err != nil {
 		return api.Activated{}, err
+	}
+	// The shelf record is the spare's, not the site's: a unit later taken
+	// off its site by hand must not show as prepared.
+	if err := os.Remove(filepath.Join(u.o.spareDir(), preparedFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		u.log.Warn("removing the spare's prepared record", "err", err)
 	}
 	// Read as the daemon will, from the live path, for the socket.
 	site, err := config.Load(filepath.Join(u.o.SiteDir, sitepack.ConfigFile))
 	if err != nil {
 		return api.Activated{}, fmt.Errorf("the pack is installed but its config does not load from %s: %w", u.o.SiteDir, err)
-	}
-	if err := recordSerial(u.o.spareDir(), p); err != nil {
-		// The site is installed; only the rollback memory is behind.
-		u.log.Warn("recording the pack's serial", "err", err)
 	}
 	a := api.Activated{Site: p.Site, Serial: p.Serial, From: p.Unit, Signer: sitepack.Fingerprint(authority(p)), Socket: site.API.Socket}
 	u.event(report.KindSpareActivated, fmt.Sprintf("site pack installed: site %s serial %d from %s (vouched for by key %s); starting the site", p.Site, p.Serial, p.Unit, a.Signer), map[string]any{

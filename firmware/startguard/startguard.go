@@ -183,6 +183,29 @@ func (g *Guard) Clean() error {
 	return g.save()
 }
 
+// Forget wipes the last good config (overwritten with zeros, then
+// removed) and the failed starts: the site it belonged to has been taken
+// off the unit (`spare prepare`), and its config must neither stay on a
+// shelf spare nor ever run as another site's safe-mode fallback.
+func (g *Guard) Forget() error {
+	dir := filepath.Join(g.opts.Dir, lastGood)
+	var errs []error
+	if ents, err := os.ReadDir(dir); err == nil {
+		for _, e := range ents {
+			if e.Type().IsRegular() {
+				errs = append(errs, atomicfile.WipeFile(filepath.Join(dir, e.Name())))
+			}
+		}
+	}
+	errs = append(errs, os.RemoveAll(dir))
+	g.rec.Failed, g.rec.LastGood, g.rec.LastGoodDir = nil, time.Time{}, ""
+	errs = append(errs, g.save())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("startguard: forgetting the last good config: %w", err)
+	}
+	return nil
+}
+
 // LastGoodConfig is the path of the last config that ran healthy, or "".
 func (g *Guard) LastGoodConfig() string {
 	p := filepath.Join(g.opts.Dir, lastGood, "site.yaml")

@@ -134,3 +134,31 @@ func TestCleanStopIsNotAFailure(t *testing.T) {
 		c.t = c.t.Add(10 * time.Second)
 	}
 }
+
+func TestForgetWipesTheLastGoodConfig(t *testing.T) {
+	dir := t.TempDir()
+	c := &clock{time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	opts := Options{Dir: dir, Limit: 2, Now: c.now}
+	cfg := filepath.Join(t.TempDir(), "site.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("site: a\n"), 0o644))
+	g, _, err := Begin(opts)
+	require.NoError(t, err)
+	require.NoError(t, g.Good(cfg, filepath.Dir(cfg)))
+	lg := g.LastGoodConfig()
+	f, err := os.Open(lg) // held open: its contents must be zeroed, not only unlinked
+	require.NoError(t, err)
+	defer f.Close()
+	_, _, err = Begin(opts) // a failed start, then the site is taken off
+	require.NoError(t, err)
+
+	require.NoError(t, g.Forget())
+	assert.Equal(t, "", g.LastGoodConfig())
+	b := make([]byte, 8)
+	n, _ := f.ReadAt(b, 0)
+	assert.Equal(t, make([]byte, n), b[:n], "the old config's bytes are still there")
+	_, d, err := Begin(opts)
+	require.NoError(t, err)
+	assert.Equal(t, "", d.LastGoodConfig)
+	assert.Equal(t, 0, d.Failed)
+	assert.False(t, d.SafeMode)
+}

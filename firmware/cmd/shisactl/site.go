@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -133,7 +132,10 @@ func cmdSitePack(args []string, w io.Writer) error {
 }
 
 // contentsFromDir reads a site directory the datacenter keeps: site.yaml,
-// checked as shisad would, and the key files it names.
+// checked as shisad would, and the key files it names. Those must be the
+// paths a site pack installs (keys/site.key, keys/pair.secret, …): the
+// pack carries the secrets, not their names, so a site.yaml naming
+// another path would be installed pointing at nothing.
 func contentsFromDir(dir string) (sitepack.Contents, error) {
 	var c sitepack.Contents
 	site, err := config.Options{BaseDir: dir}.Load(filepath.Join(dir, sitepack.ConfigFile))
@@ -144,24 +146,35 @@ func contentsFromDir(dir string) (sitepack.Contents, error) {
 	if c.Config, err = os.ReadFile(filepath.Join(dir, sitepack.ConfigFile)); err != nil {
 		return c, err
 	}
+	for _, f := range []struct {
+		key, path, layout string
+		to                *[]byte
+	}{
+		{"tunnel.private_key_file", site.Tunnel.PrivateKeyFile, sitepack.KeyFile, nil},
+		{"pair.secret_file", site.Pair.SecretFile, sitepack.PairSecretFile, &c.PairSecret},
+		{"health.token_file", site.Health.TokenFile, sitepack.APITokenFile, &c.APIToken},
+		{"ups.nut.password_file", site.UPS.NUT.PasswordFile, sitepack.UPSPasswordFile, &c.UPSPassword},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if want := filepath.Join(dir, filepath.FromSlash(f.layout)); filepath.Clean(f.path) != want {
+			return c, fmt.Errorf("%s: %s is %s; a site pack installs it as %s: write %s: %s", sitepack.ConfigFile, f.key, f.path, f.layout, f.key, f.layout)
+		}
+		if f.to == nil {
+			continue
+		}
+		b, err := os.ReadFile(f.path)
+		if err != nil {
+			return c, err
+		}
+		*f.to = []byte(strings.TrimRight(string(b), "\r\n"))
+	}
 	key, err := site.PrivateKey()
 	if err != nil {
 		return c, err
 	}
 	copy(c.WireGuardKey[:], key[:])
-	for _, s := range []struct {
-		name string
-		to   *[]byte
-	}{{sitepack.PairSecretFile, &c.PairSecret}, {sitepack.APITokenFile, &c.APIToken}, {sitepack.UPSPasswordFile, &c.UPSPassword}} {
-		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(s.name)))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return c, err
-		}
-		*s.to = []byte(strings.TrimRight(string(b), "\r\n"))
-	}
 	return c, nil
 }
 

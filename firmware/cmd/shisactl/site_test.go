@@ -167,3 +167,28 @@ func TestPrintStatusSpare(t *testing.T) {
 	assert.Contains(t, b.String(), "(this box replaced old-0007)")
 	assert.Contains(t, b.String(), "acceptance check FAILED: handshake:dc2")
 }
+
+// TestSitePackNeedsThePackLayout: a site.yaml naming a secret file
+// elsewhere than the pack's layout is refused when the pack is built,
+// not when a spare activates it.
+func TestSitePackNeedsThePackLayout(t *testing.T) {
+	work := t.TempDir()
+	key := filepath.Join(work, "dc.key")
+	code, _, errs := runCLI("site", "keygen", key)
+	require.Equal(t, 0, code, errs)
+	site := dcSiteDir(t)
+	y, err := os.ReadFile(filepath.Join(site, "site.yaml"))
+	require.NoError(t, err)
+	y = []byte(strings.Replace(string(y), "secret_file: keys/pair.secret", "secret_file: pair.secret", 1))
+	require.NoError(t, os.WriteFile(filepath.Join(site, "site.yaml"), y, 0o644))
+	b, err := os.ReadFile(filepath.Join(site, "keys", "pair.secret"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(site, "pair.secret"), b, 0o600))
+	pass := filepath.Join(work, "pass")
+	require.NoError(t, os.WriteFile(pass, []byte("correct-horse-battery-staple-42\n"), 0o600))
+	code, _, errs = runCLI("site", "pack", "--dir", site, "--signer", key, "--serial", "1", "--passphrase-file", pass, "--out", filepath.Join(work, "p"))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, "pair.secret_file is "+filepath.Join(site, "pair.secret")+"; a site pack installs it as keys/pair.secret")
+	_, err = os.Stat(filepath.Join(work, "p"))
+	assert.True(t, os.IsNotExist(err), "no pack is written")
+}

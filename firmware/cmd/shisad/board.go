@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +13,7 @@ import (
 	"github.com/shisa-gw/shisa/firmware/sitepack"
 	"github.com/shisa-gw/shisa/hal"
 	"github.com/shisa-gw/shisa/hal/board"
+	"github.com/shisa-gw/shisa/watchdog"
 )
 
 // theBoard is what main opens of the board for the spare and the daemon:
@@ -70,4 +72,39 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// previousLayout returns the config of the layout before site packs
+// (/etc/shisa/site.yaml beside the site directory) when it exists and
+// cfgPath does not: shisad must not come up as a spare and drop the
+// office's tunnel after an upgrade.
+func previousLayout(cfgPath string) string {
+	if !spareMode(cfgPath) {
+		return ""
+	}
+	old := filepath.Join(filepath.Dir(filepath.Dir(cfgPath)), sitepack.ConfigFile)
+	if _, err := os.Stat(old); err != nil {
+		return ""
+	}
+	return old
+}
+
+// handoverNotifier passes everything to systemd except STOPPING=1 while
+// shisad goes on (its context not ended): a spare that becomes the site's
+// daemon, or a daemon that becomes a spare, is one service to systemd.
+type handoverNotifier struct {
+	ctx   context.Context
+	inner watchdog.SystemdNotifier
+}
+
+func (n handoverNotifier) Notify(state string) error {
+	if state == watchdog.StateStopping && n.ctx.Err() == nil {
+		return nil
+	}
+	return n.inner.Notify(state)
+}
+
+// WatchdogTimeout is systemd's (the supervisors pick their interval from it).
+func (n handoverNotifier) WatchdogTimeout() (time.Duration, error) {
+	return n.inner.WatchdogTimeout()
 }

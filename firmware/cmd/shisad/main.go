@@ -33,6 +33,7 @@ import (
 	"github.com/shisa-gw/shisa/firmware/inventory"
 	"github.com/shisa-gw/shisa/firmware/spare"
 	"github.com/shisa-gw/shisa/firmware/startguard"
+	"github.com/shisa-gw/shisa/watchdog"
 )
 
 // The Go runtime's soft memory limit is the heap in use once the daemon has
@@ -148,14 +149,22 @@ func run() int {
 	defer stop()
 	limitSet := false
 	activated := false
+	// One notifier for every round: STOPPING=1 reaches systemd only when
+	// shisad really stops, not when it turns from spare to site or back.
+	notify := handoverNotifier{ctx: ctx, inner: watchdog.SystemdNotifier{}}
 	for {
+		if old := previousLayout(*cfgPath); old != "" {
+			fmt.Fprintf(os.Stderr, "shisad: %s is a site config of the previous layout and %s does not exist: move the config and its keys into %s (README: Upgrading), or start shisad with -config %s\n",
+				old, *cfgPath, filepath.Dir(*cfgPath), old)
+			return 2
+		}
 		if spareMode(*cfgPath) {
 			log.Info("no site installed: running as a spare", "config", *cfgPath, "box", *box, "socket", *socket)
 			act, err := spare.Run(ctx, spare.Options{
 				SiteDir: filepath.Dir(*cfgPath), StateDir: *stateDir, TrustedDir: *trusted,
 				Socket: *socket, Box: *box, Version: version, Logger: log,
 				Firmware: inventory.Read(inventory.Options{Version: version}).Firmware,
-				LEDs:     b.leds, Button: b.button, PackGlobs: splitList(*packs),
+				LEDs:     b.leds, Button: b.button, PackGlobs: splitList(*packs), Notifier: notify,
 			})
 			if err != nil {
 				log.Error("the spare stopped with an error", "err", err)
@@ -174,7 +183,8 @@ func run() int {
 			return code
 		}
 		d, err := daemon.New(daemon.Options{Site: site, Version: version, Logger: log, Guard: guard, SafeMode: safe, BaseDir: base,
-			Box: *box, Activated: activated, LEDs: b.leds, StateDir: *stateDir, TrustedDir: *trusted})
+			Box: *box, Activated: activated, LEDs: b.leds, StateDir: *stateDir, TrustedDir: *trusted,
+			SiteDir: filepath.Dir(*cfgPath), Notifier: notify})
 		if err != nil {
 			log.Error("cannot start", "err", err)
 			return 1

@@ -200,16 +200,9 @@ func Open(data []byte, o VerifyOptions) (*Pack, error) {
 }
 
 func open(data []byte, o VerifyOptions) (*Pack, error) {
-	h, err := parseHeader(data)
+	h, authority, err := verifyHeader(data, o.Trusted)
 	if err != nil {
 		return nil, err
-	}
-	authority, err := vouch(h, o.Trusted)
-	if err != nil {
-		return nil, err
-	}
-	if !ed25519.Verify(h.signer, h.signed, h.sig) {
-		return nil, fmt.Errorf("%w: the file was changed after signing (or damaged)", ErrTampered)
 	}
 	// From here on the header is the signer's word.
 	if o.Site != "" && h.site != o.Site {

@@ -39,6 +39,14 @@ const manualSite = `  site export [--site-dir DIR] [--out FILE] [--to AGE-RECIPI
       can export its own pack later. N must be higher than any pack of the
       site issued before (a unit refuses an older one).
 
+  site show PACK [--trusted DIR]
+      Say which pack a file is, without decrypting it: site, serial, the
+      box it came from (or the datacenter), when it was made, how it is
+      sealed (a passphrase, or one spare's key), and who signed it, after
+      checking the signature against the image's trusted keys (DIR,
+      default /usr/share/shisa/trusted). Check the stick before going on
+      site. Exit status 1 when the signature does not verify.
+
   site keygen FILE [--force]
       For the datacenter: make an ed25519 signing key, FILE (mode 0600) and
       FILE.pub (the public key, for the image's trusted keys directory,
@@ -51,7 +59,7 @@ func cmdSite(args []string, w io.Writer) error {
 		return nil
 	}
 	if len(args) < 1 {
-		return usageError{"usage: shisactl site export|pack|keygen ... (see 'shisactl site --help')"}
+		return usageError{"usage: shisactl site export|pack|show|keygen ... (see 'shisactl site --help')"}
 	}
 	switch args[0] {
 	case "export":
@@ -60,8 +68,10 @@ func cmdSite(args []string, w io.Writer) error {
 		return cmdSitePack(args[1:], w)
 	case "keygen":
 		return cmdSiteKeygen(args[1:], w)
+	case "show":
+		return cmdSiteShow(args[1:], w)
 	}
-	return usageError{fmt.Sprintf("site: unknown subcommand %q (export, pack or keygen)", args[0])}
+	return usageError{fmt.Sprintf("site: unknown subcommand %q (export, pack, show or keygen)", args[0])}
 }
 
 func cmdSiteExport(args []string, w io.Writer) error {
@@ -261,4 +271,38 @@ func readSigningKey(path string) (ed25519.PrivateKey, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return k, nil
+}
+
+func cmdSiteShow(args []string, w io.Writer) error {
+	fs := flags("site show")
+	trustedDir := fs.String("trusted", "/usr/share/shisa/trusted", "")
+	path, err := parseOneArg(fs, args, "PACK (usage: shisactl site show PACK [--trusted DIR])")
+	if err != nil {
+		return err
+	}
+	data, err := sitepack.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("site show: %w", err)
+	}
+	trusted, err := sitepack.LoadTrusted(*trustedDir)
+	if err != nil {
+		return fmt.Errorf("site show: %w", err)
+	}
+	info, err := sitepack.Inspect(data, trusted)
+	if err != nil {
+		return fmt.Errorf("site show: %s: %w", path, err)
+	}
+	sealed := "a passphrase (asked for at activation)"
+	if info.Sealing == sitepack.SealX25519 {
+		sealed = "one spare's key (activate it on that spare, with the command or the button)"
+	}
+	signed := "the datacenter's key " + sitepack.Fingerprint(info.Authority)
+	if info.Certified {
+		signed = fmt.Sprintf("the site's export key %s, certified by the datacenter's key %s", sitepack.Fingerprint(info.Signer), sitepack.Fingerprint(info.Authority))
+	}
+	fmt.Fprintf(w, "%s: site pack of site %s, serial %d\n", path, info.Site, info.Serial)
+	fmt.Fprintf(w, "from      %s, made %s\n", info.Unit, info.Created.Local().Format("2006-01-02 15:04"))
+	fmt.Fprintf(w, "sealed to %s\n", sealed)
+	fmt.Fprintf(w, "signed by %s: signature good\n", signed)
+	return nil
 }

@@ -93,6 +93,21 @@ func TestSitePackExportRoundTrip(t *testing.T) {
 	assert.Equal(t, p.Config, p2.Config)
 	assert.Equal(t, p.WireGuardKey, p2.WireGuardKey)
 
+	code, out, errs = runCLI("site", "show", pack2, "--trusted", trusted)
+	require.Equal(t, 0, code, errs)
+	for _, want := range []string{"site pack of site hamamatsu-honcho, serial 4", "from      old-0007", "sealed to one spare's key",
+		"signed by the site's export key", "certified by the datacenter's key " + sitepack.Fingerprint(keys[0]), "signature good"} {
+		assert.Contains(t, out, want)
+	}
+	tampered, err := os.ReadFile(pack2)
+	require.NoError(t, err)
+	tampered[len(tampered)/2] ^= 1
+	bad := filepath.Join(work, "bad.shisapack")
+	require.NoError(t, os.WriteFile(bad, tampered, 0o600))
+	code, _, errs = runCLI("site", "show", bad, "--trusted", trusted)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, "changed after signing")
+
 	// Without --to or a passphrase file, a passphrase is made and shown once.
 	pack3 := filepath.Join(work, "p3.shisapack")
 	code, out, errs = runCLI("site", "export", "--site-dir", unit, "--box", "old-0007", "--out", pack3)

@@ -50,7 +50,8 @@ type PackInfo struct {
 	From        string    `json:"from"`
 	Created     time.Time `json:"created"`
 	InstalledAt time.Time `json:"installed_at"`
-	// Signer is the fingerprint of the key that signed the pack.
+	// Signer is the fingerprint of the datacenter key that vouched for
+	// the pack (directly, or through the site's export certificate).
 	Signer string `json:"signer"`
 	// Replaces is the box this one took over from: From, when a unit
 	// exported the pack and it is not this box. The datacenter marks it

@@ -113,6 +113,7 @@ type Daemon struct {
 	scCheck *watchdog.Check // the self-check job's
 	scIn    selfcheck.Inputs
 	pw      *powerJob // the power job (power.go)
+	pack    *api.PackInfo // the installed pack, read once at start (nil: configured by hand)
 
 	mu        sync.Mutex              // guards the fields below
 	lastStuck time.Time               // when a watchdog check last went stale
@@ -186,6 +187,7 @@ func (d *Daemon) open() error {
 	}
 
 	d.kick = make(chan struct{}, 1)
+	d.pack = d.packInfo() // only a spare's activation installs a pack, never while the daemon runs
 	d.inv = inventory.Read(inventory.Options{
 		Interfaces: map[string]string{"wan": site.WAN.Interface, "lan": site.LAN.Interface},
 		Version:    opts.Version, ConfigPath: site.Path,
@@ -615,7 +617,7 @@ func (d *Daemon) Status() api.Status {
 		Tunnel: d.sup.Status(), Runtime: api.ReadRuntime(), Events: recent,
 		TimeSync: d.ts.Last(), SelfCheck: d.sc.Last(),
 		UPS: d.pw.upsStatus(), NextOutage: d.pw.nextOutage(time.Now()), Power: d.pw.state(),
-		Box: d.opts.Box, Pack: d.packInfo(), Acceptance: d.lastAcceptance(),
+		Box: d.opts.Box, Pack: d.pack, Acceptance: d.lastAcceptance(),
 	}
 }
 

@@ -42,7 +42,11 @@ func (d *Daemon) packInfo() *api.PackInfo {
 		return nil
 	}
 	pi := &api.PackInfo{Serial: rec.Serial, From: rec.Unit, Created: rec.Created, InstalledAt: rec.InstalledAt}
-	if k, err := base64.StdEncoding.DecodeString(rec.Signer); err == nil {
+	vouched := rec.Authority // the datacenter's key, also for an exported pack
+	if vouched == "" {
+		vouched = rec.Signer
+	}
+	if k, err := base64.StdEncoding.DecodeString(vouched); err == nil {
 		pi.Signer = sitepack.Fingerprint(k)
 	}
 	if rec.Unit != sitepack.DatacenterUnit && rec.Unit != d.opts.Box {

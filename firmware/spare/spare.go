@@ -154,10 +154,19 @@ func Run(ctx context.Context, o Options) (*api.Activated, error) {
 		wg.Go(func() { u.watchButton(ctx) })
 	}
 	wg.Go(func() {
+		// The spare's watchdog check is a real request to its own API,
+		// as the daemon's is: a hung server stops the pets.
+		c := api.NewClient(o.Socket)
 		t := time.NewTicker(10 * time.Second)
 		defer t.Stop()
 		for {
-			alive.Report()
+			rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+			if _, err := c.Status(rctx); err == nil {
+				alive.Report()
+			} else if ctx.Err() == nil {
+				log.Warn("the spare's API does not answer its own probe", "err", err)
+			}
+			rcancel()
 			select {
 			case <-ctx.Done():
 				return

@@ -112,7 +112,7 @@ type Daemon struct {
 	tsCheck *watchdog.Check // the time-sync job's
 	scCheck *watchdog.Check // the self-check job's
 	scIn    selfcheck.Inputs
-	pw      *powerJob // the power job (power.go)
+	pw      *powerJob     // the power job (power.go)
 	pack    *api.PackInfo // the installed pack, read once at start (nil: configured by hand)
 
 	mu        sync.Mutex              // guards the fields below

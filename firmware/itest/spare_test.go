@@ -11,11 +11,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/shisa-gw/shisa/firmware/api"
 	"github.com/shisa-gw/shisa/firmware/benchfig"
+	"github.com/shisa-gw/shisa/firmware/ha"
 	"github.com/shisa-gw/shisa/firmware/journal"
 	"github.com/shisa-gw/shisa/firmware/report"
 	"github.com/shisa-gw/shisa/netctl/netnstest"
@@ -389,4 +391,114 @@ func TestBenchSpareActivate(t *testing.T) {
 	f := benchfig.FromSamples("spare_activate_s", "s", samples, 10)
 	f.Note = "namespaces, shisad tun backend, pack sealed to a passphrase (scrypt 2^15): `shisactl spare activate` start → exit with the acceptance check passed"
 	writeFigure(t, f)
+}
+
+// TestSpareReplacesAPairUnit: unit a of a hot-standby pair dies; b takes
+// over; a spare put in a's place is activated with a's pack (from the
+// datacenter: a's address and priority, the pair secret) and joins the
+// pair as the standby, its acceptance check passing with "the active peer
+// b holds the virtual IP"; a handover then makes it the active unit with
+// the tunnel up, and the office's gateway answers through it.
+func TestSpareReplacesAPairUnit(t *testing.T) {
+	ps := newPairSite(t)
+	ps.startPair()
+	a, b := ps.units[0], ps.units[1]
+	ctl := netnstest.BuildBinary(t, "github.com/shisa-gw/shisa/firmware/cmd/shisactl")
+	run := func(args ...string) (string, int) { return runCtl(t, nil, ctl, args...) }
+	mustRun := func(args ...string) string {
+		t.Helper()
+		out, code := run(args...)
+		if code != 0 {
+			t.Fatalf("shisactl %s: exit %d\n%s", strings.Join(args, " "), code, out)
+		}
+		return out
+	}
+
+	// The datacenter's copy of unit a's site directory, in the pack layout.
+	dc := filepath.Join(ps.dir, "datacenter")
+	site, trusted := filepath.Join(dc, "site-a"), filepath.Join(dc, "trusted")
+	for _, d := range []string{filepath.Join(site, "keys"), trusted} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for from, to := range map[string]string{"site.key": "site.key", "pair.secret": "pair.secret"} {
+		b, err := os.ReadFile(filepath.Join(ps.dir, from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeSecret(t, filepath.Join(site, "keys", to), strings.TrimSpace(string(b)))
+	}
+	cfg, err := os.ReadFile(a.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := regexp.MustCompile(`(?m)^  private_key_file: .*$`).ReplaceAllString(string(cfg), "  private_key_file: keys/site.key")
+	y = regexp.MustCompile(`(?m)^  secret_file: .*$`).ReplaceAllString(y, "  secret_file: keys/pair.secret")
+	y = regexp.MustCompile(`(?m)^  socket: .*$`).ReplaceAllString(y, "  socket: ../shisad.sock")
+	y = regexp.MustCompile(`(?m)^  dir: .*$`).ReplaceAllString(y, "  dir: ../state/journal")
+	if err := os.WriteFile(filepath.Join(site, "site.yaml"), []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(dc, "signing.key")
+	mustRun("site", "keygen", key)
+	if err := os.Rename(key+".pub", filepath.Join(trusted, "datacenter.pub")); err != nil {
+		t.Fatal(err)
+	}
+	pass := filepath.Join(dc, "passphrase")
+	if err := os.WriteFile(pass, []byte("pair-itest-passphrase-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pack := filepath.Join(dc, "itest-a.shisapack")
+	mustRun("site", "pack", "--dir", site, "--signer", key, "--serial", "1", "--passphrase-file", pass, "--out", pack)
+
+	// Unit a dies; b takes over.
+	if err := a.proc.Kill(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-a.proc.Done()
+	ps.wait(b, "b active with the tunnel up", 20*time.Second, activeWithTunnel)
+
+	// The spare, cabled in a's place (a's namespace: its ports and
+	// addresses), with nothing of a's on its file system.
+	sdir := filepath.Join(ps.dir, "spare-0031")
+	if err := os.MkdirAll(sdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sp := &pairUnit{name: "spare-0031 (a)", addr: a.addr, ns: a.ns, sock: filepath.Join(sdir, "shisad.sock")}
+	sp.api = api.NewClient(sp.sock)
+	sp.proc = a.ns.Start(ps.bin, "-config", filepath.Join(sdir, "site", "site.yaml"), "-state", filepath.Join(sdir, "state"),
+		"-trusted", trusted, "-socket", sp.sock, "-box", "spare-0031")
+	ps.mu.Lock()
+	ps.pids = append(ps.pids, sp.proc.Pid)
+	ps.mu.Unlock()
+	ps.wait(sp, "running as a spare", 10*time.Second, func(st *api.Status) bool { return st.Spare != nil })
+
+	out := mustRun("--socket", sp.sock, "spare", "activate", pack, "--passphrase-file", pass, "--lang", "en")
+	t.Logf("spare-0031 activated as unit a:\n%s", out)
+	for _, want := range []string{"acceptance check PASS", "OK  vip ", "standby; the active peer b holds the virtual IP " + pairVIP,
+		"OK  addresses:lan                lan0 " + a.addr} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	st := ps.wait(sp, "spare-0031 standby hearing b", 10*time.Second, standbyWithPeer)
+	if st.Box != "spare-0031" || st.Unit != "a" || st.Pair.Peer.UnitID != "b" {
+		t.Errorf("spare-0031's status: box %q unit %q, peer %+v", st.Box, st.Unit, st.Pair.Peer)
+	}
+	ps.wait(b, "b active, hearing its new peer", 10*time.Second, func(st *api.Status) bool {
+		return activeWithTunnel(st) && st.Pair.Peer != nil && st.Pair.Peer.Alive && st.Pair.Peer.Role == ha.Standby
+	})
+
+	// Hand the role over: the spare carries the office now.
+	mustRun("--socket", b.sock, "ha", "handover")
+	ps.wait(sp, "spare-0031 active with the tunnel up", 10*time.Second, activeWithTunnel)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	conn, err := ps.office.DialTCP(ctx, echoAddr)
+	if err != nil {
+		t.Fatalf("office: no TCP connection to the cloud through spare-0031: %v", err)
+	}
+	conn.Close()
+	t.Logf("office reaches %s through spare-0031, now active", echoAddr)
 }

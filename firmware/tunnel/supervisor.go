@@ -305,6 +305,10 @@ func New(opts Options) (*Supervisor, error) {
 		s.eps = append(s.eps, ep)
 	}
 	s.resolved = make(chan resolution, len(s.eps))
+	// Until Run, the tunnel is stopped: a hot-standby unit that starts as
+	// the standby never runs it, and must not look as if it were
+	// connecting (its status, self-check and acceptance check read this).
+	s.state, s.reason, s.stateSince = Stopped, "not started", time.Now()
 	s.publish()
 	return s, nil
 }

@@ -742,3 +742,19 @@ func (d *goneDevice) Device() (*wgtypes.Device, error) {
 	}
 	return d.fakeNet.Device()
 }
+
+// TestStoppedUntilRun: a supervisor that has not run (a hot-standby unit
+// that starts as the standby) says stopped, not connecting.
+func TestStoppedUntilRun(t *testing.T) {
+	fn := newFakeNet(ep1, ep2)
+	sup, err := New(Options{
+		Source:    netip.MustParseAddr("10.99.1.2"),
+		Endpoints: []Endpoint{{Name: "dc1", Endpoint: ep1, Key: keyN(t, 1), Probe: netip.MustParseAddr("10.99.0.1")}},
+		Routes:    []netip.Prefix{cloud}, Device: fn, Pinger: fn, Events: &eventRec{},
+	})
+	require.NoError(t, err)
+	st := sup.Status()
+	assert.Equal(t, Stopped, st.State)
+	assert.Equal(t, "not started", st.Reason)
+	assert.False(t, st.Since.IsZero())
+}

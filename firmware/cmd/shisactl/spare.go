@@ -206,10 +206,12 @@ func cmdSpareActivate(c *api.Client, args []string, w io.Writer) error {
 			if st.Tunnel.State != last {
 				last = st.Tunnel.State
 				what := fmt.Sprintf("tunnel %s", st.Tunnel.State)
-				if st.Tunnel.State == tunnel.Up {
+				switch {
+				case st.Tunnel.State == tunnel.Up:
 					what += " via " + st.Tunnel.Active
-				}
-				if st.Tunnel.Reason != "" && st.Tunnel.State != tunnel.Up {
+				case st.Tunnel.State == tunnel.Stopped && st.Pair != nil:
+					what = "hot-standby pair: this unit is " + st.Pair.Role.String() + "; the active unit holds the tunnel"
+				case st.Tunnel.Reason != "":
 					what += " (" + st.Tunnel.Reason + ")"
 				}
 				step("%s", what)

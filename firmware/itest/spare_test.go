@@ -56,51 +56,73 @@ func newSpareRig(t *testing.T) *spareRig {
 	s := newSite(t, siteOptions{Extra: "probe:\n  targets: [" + echoAddr + "]\n"})
 	r := &spareRig{site: s, ctlBin: netnstest.BuildBinary(t, "github.com/shisa-gw/shisa/firmware/cmd/shisactl")}
 	dc := filepath.Join(s.dir, "datacenter")
-	r.dcSite = filepath.Join(dc, "site")
-	r.trusted = filepath.Join(dc, "trusted")
-	r.dcKey = filepath.Join(dc, "signing.key")
-	r.pass = filepath.Join(dc, "passphrase")
 	r.token = filepath.Join(dc, "api.token")
 	r.fleetFile = filepath.Join(dc, "fleet.state")
 	r.mgmtURL = "http://10.99.1.2:8080"
-	for _, d := range []string{filepath.Join(r.dcSite, "keys"), r.trusted} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	key, err := os.ReadFile(filepath.Join(s.dir, "site.key"))
-	if err != nil {
+	if err := os.MkdirAll(dc, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	writeSecret(t, filepath.Join(r.dcSite, "keys", "site.key"), strings.TrimSpace(string(key)))
 	writeMgmtToken(t, r.token)
-	tok, err := os.ReadFile(r.token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeSecret(t, filepath.Join(r.dcSite, "keys", "api.token"), strings.TrimSpace(string(tok)))
 	cfg, err := os.ReadFile(s.config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	y := strings.Replace(string(cfg), "private_key_file: site.key", "private_key_file: keys/site.key", 1)
-	y = regexp.MustCompile(`(?m)^  socket: .*$`).ReplaceAllString(y, "  socket: ../shisad.sock")
-	y = regexp.MustCompile(`(?m)^  dir: .*$`).ReplaceAllString(y, "  dir: ../state/journal")
-	y += "health:\n  token_file: keys/api.token\n"
-	if err := os.WriteFile(filepath.Join(r.dcSite, "site.yaml"), []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r.ctlOK("site", "keygen", r.dcKey)
-	if err := os.Rename(r.dcKey+".pub", filepath.Join(r.trusted, "datacenter.pub")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(r.pass, []byte("itest-passphrase-0123456789\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	r.dcSite = packLayout(t, filepath.Join(dc, "site"), string(cfg)+"health:\n  token_file: "+r.token+"\n",
+		map[string]string{"site.key": filepath.Join(s.dir, "site.key"), "api.token": r.token})
+	r.dcKey, r.trusted, r.pass = datacenterKeys(t, r.ctlBin, dc)
 	if err := os.WriteFile(filepath.Join(dc, "targets"), []byte("itest "+r.mgmtURL+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// packLayout writes the datacenter's site directory dir from a test
+// site's config: each secret file (keys/NAME from the file secrets[NAME],
+// mode 0600), and cfg with every file path turned into the layout a pack
+// installs (keys/NAME) and the socket and journal beside each unit's site
+// directory (../shisad.sock, ../state/journal), so two units on one file
+// system keep theirs apart. It returns dir.
+func packLayout(t *testing.T, dir, cfg string, secrets map[string]string) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, "keys"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for name, from := range secrets {
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeSecret(t, filepath.Join(dir, "keys", name), strings.TrimSpace(string(b)))
+	}
+	for key, to := range map[string]string{
+		"private_key_file": "keys/site.key", "secret_file": "keys/pair.secret", "token_file": "keys/api.token",
+		"socket": "../shisad.sock", "dir": "../state/journal",
+	} {
+		cfg = regexp.MustCompile(`(?m)^(\s+)`+key+`: .*$`).ReplaceAllString(cfg, "${1}"+key+": "+to)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "site.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// datacenterKeys makes the datacenter's signing key in dir with shisactl,
+// puts its public half in dir/trusted (the image's trusted keys) and
+// writes a passphrase file; it returns the three paths.
+func datacenterKeys(t *testing.T, ctl, dir string) (key, trusted, pass string) {
+	t.Helper()
+	key, trusted, pass = filepath.Join(dir, "signing.key"), filepath.Join(dir, "trusted"), filepath.Join(dir, "passphrase")
+	if err := os.MkdirAll(trusted, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ctlOK(t, ctl, "site", "keygen", key)
+	if err := os.Rename(key+".pub", filepath.Join(trusted, "datacenter.pub")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pass, []byte("itest-passphrase-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return key, trusted, pass
 }
 
 // ctl runs shisactl on this machine (outside the namespaces) and returns
@@ -109,11 +131,14 @@ func (r *spareRig) ctl(args ...string) (string, int) {
 	return runCtl(r.t, nil, r.ctlBin, args...)
 }
 
-func (r *spareRig) ctlOK(args ...string) string {
-	r.t.Helper()
-	out, code := r.ctl(args...)
+func (r *spareRig) ctlOK(args ...string) string { return ctlOK(r.t, r.ctlBin, args...) }
+
+// ctlOK runs shisactl and fails the test unless it exits 0.
+func ctlOK(t *testing.T, ctl string, args ...string) string {
+	t.Helper()
+	out, code := runCtl(t, nil, ctl, args...)
 	if code != 0 {
-		r.t.Fatalf("shisactl %s: exit %d\n%s", strings.Join(args, " "), code, out)
+		t.Fatalf("shisactl %s: exit %d\n%s", strings.Join(args, " "), code, out)
 	}
 	return out
 }
@@ -404,51 +429,17 @@ func TestSpareReplacesAPairUnit(t *testing.T) {
 	ps.startPair()
 	a, b := ps.units[0], ps.units[1]
 	ctl := netnstest.BuildBinary(t, "github.com/shisa-gw/shisa/firmware/cmd/shisactl")
-	run := func(args ...string) (string, int) { return runCtl(t, nil, ctl, args...) }
-	mustRun := func(args ...string) string {
-		t.Helper()
-		out, code := run(args...)
-		if code != 0 {
-			t.Fatalf("shisactl %s: exit %d\n%s", strings.Join(args, " "), code, out)
-		}
-		return out
-	}
+	mustRun := func(args ...string) string { t.Helper(); return ctlOK(t, ctl, args...) }
 
 	// The datacenter's copy of unit a's site directory, in the pack layout.
 	dc := filepath.Join(ps.dir, "datacenter")
-	site, trusted := filepath.Join(dc, "site-a"), filepath.Join(dc, "trusted")
-	for _, d := range []string{filepath.Join(site, "keys"), trusted} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for from, to := range map[string]string{"site.key": "site.key", "pair.secret": "pair.secret"} {
-		b, err := os.ReadFile(filepath.Join(ps.dir, from))
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeSecret(t, filepath.Join(site, "keys", to), strings.TrimSpace(string(b)))
-	}
 	cfg, err := os.ReadFile(a.config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	y := regexp.MustCompile(`(?m)^  private_key_file: .*$`).ReplaceAllString(string(cfg), "  private_key_file: keys/site.key")
-	y = regexp.MustCompile(`(?m)^  secret_file: .*$`).ReplaceAllString(y, "  secret_file: keys/pair.secret")
-	y = regexp.MustCompile(`(?m)^  socket: .*$`).ReplaceAllString(y, "  socket: ../shisad.sock")
-	y = regexp.MustCompile(`(?m)^  dir: .*$`).ReplaceAllString(y, "  dir: ../state/journal")
-	if err := os.WriteFile(filepath.Join(site, "site.yaml"), []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	key := filepath.Join(dc, "signing.key")
-	mustRun("site", "keygen", key)
-	if err := os.Rename(key+".pub", filepath.Join(trusted, "datacenter.pub")); err != nil {
-		t.Fatal(err)
-	}
-	pass := filepath.Join(dc, "passphrase")
-	if err := os.WriteFile(pass, []byte("pair-itest-passphrase-0123456789\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	site := packLayout(t, filepath.Join(dc, "site-a"), string(cfg),
+		map[string]string{"site.key": filepath.Join(ps.dir, "site.key"), "pair.secret": filepath.Join(ps.dir, "pair.secret")})
+	key, trusted, pass := datacenterKeys(t, ctl, dc)
 	pack := filepath.Join(dc, "itest-a.shisapack")
 	mustRun("site", "pack", "--dir", site, "--signer", key, "--serial", "1", "--passphrase-file", pass, "--out", pack)
 

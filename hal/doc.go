@@ -25,8 +25,8 @@
 //     LED. SysfsLED drives one of the Linux LED class (/sys/class/leds/NAME),
 //     leaving the blinking to the kernel's timer trigger and writing nothing
 //     when the pattern is unchanged; OpenLEDs opens the power, tunnel and
-//     fault LEDs by name into LEDs, whose Show sets all three. NoLED is an
-//     LED not fitted; package hal/halsim has one that records its patterns.
+//     fault LEDs by name into LEDs, whose Show sets all three (an LED not
+//     fitted is nil); package hal/halsim has one that records its patterns.
 //   - The technician button: an Input like any other. WaitHold returns once
 //     it has been held continuously for a given time, calling back about
 //     every 250 ms while it is held so that an LED can show the progress.

@@ -52,12 +52,6 @@ type LED interface {
 	Set(p Pattern) error
 }
 
-// NoLED is an LED that is not there: Set does nothing.
-type NoLED struct{}
-
-// Set implements LED.
-func (NoLED) Set(Pattern) error { return nil }
-
 // SysfsLED is an LED of the Linux LED class, a directory such as
 // /sys/class/leds/NAME. Off and On write "none" to trigger, then "0" or the
 // LED's max_brightness ("1" when that cannot be read) to brightness; the

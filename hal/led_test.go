@@ -190,7 +190,7 @@ func TestLEDsShowJoinsErrors(t *testing.T) {
 	if got := attrs(t, dir); got != "none 1 - -" {
 		t.Errorf("tunnel LED between two failing ones: %q; want set", got)
 	}
-	if err := (hal.LEDs{Power: hal.NoLED{}}).Show(hal.On, hal.On, hal.On); err != nil {
-		t.Fatal(err)
+	if err := (hal.LEDs{Power: hal.NewSysfsLED(dir)}).Show(hal.On, hal.On, hal.On); err != nil {
+		t.Fatalf("LEDs with tunnel and fault not fitted (nil): %v", err)
 	}
 }

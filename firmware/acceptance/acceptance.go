@@ -266,8 +266,18 @@ func Text(r api.Acceptance, site, unit, lang string) string {
 	} else {
 		fmt.Fprintf(&b, "acceptance check %s %s  site %s unit %s  (%.1f s)\n", verdict[r.OK], r.At.Local().Format("2006-01-02 15:04:05"), site, unit, r.TookS)
 	}
+	b.WriteString(ItemLines(r.Items, lang))
+	return b.String()
+}
+
+// ItemLines writes items as Text does under its headline: one line each,
+// failed ones first marked "NG", skipped ones "--". A spare's bench
+// self-test prints this way too.
+func ItemLines(items []api.CheckItem, lang string) string {
+	var b strings.Builder
+	ja := lang != "en"
 	for _, failedFirst := range []bool{true, false} {
-		for _, it := range r.Items {
+		for _, it := range items {
 			if it.OK == failedFirst {
 				continue
 			}

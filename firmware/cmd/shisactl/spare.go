@@ -273,14 +273,7 @@ func printSpareTest(w io.Writer, sp *api.Spare, lang string) {
 		fmt.Fprintf(w, "recipient %s  (seal a pack to this unit: site export --to …)\n", sp.Recipient)
 	}
 	fmt.Fprintf(w, "trusted   %s\n", strings.Join(sp.Trusted, ", "))
-	if len(sp.SelfTest) > 0 {
-		r := api.Acceptance{OK: sp.Ready, Items: sp.SelfTest}
-		text := acceptance.Text(r, "-", "-", lang)
-		// Only the items: the headline is the verdict above.
-		if _, items, ok := strings.Cut(text, "\n"); ok {
-			fmt.Fprint(w, items)
-		}
-	}
+	fmt.Fprint(w, acceptance.ItemLines(sp.SelfTest, lang))
 }
 
 // printSpareStatus is `shisactl status` on a spare.

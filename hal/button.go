@@ -21,9 +21,9 @@ const (
 //
 // While the button is held, tick (if non-nil) is called about every
 // 250 ms with how long it has been held, so that the caller can show
-// progress on an LED; a held smaller than the previous call's means the
-// button was released and pressed again. tick runs on WaitHold's goroutine
-// and should return quickly.
+// progress on an LED, and with 0 when the button is released before the
+// hold is complete, so that it can take the progress back. tick runs on
+// WaitHold's goroutine and should return quickly.
 //
 // WaitHold waits for presses with in.WaitForEdge, so it must be the only
 // one waiting on in. It returns ctx.Err() when ctx ends.
@@ -63,6 +63,9 @@ func held(ctx context.Context, in Input, hold time.Duration, tick func(time.Dura
 		}
 		d := time.Since(start)
 		if !in.Active() {
+			if tick != nil {
+				tick(0) // released early
+			}
 			return false, nil
 		}
 		if d >= hold {

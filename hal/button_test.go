@@ -135,8 +135,9 @@ func TestWaitHoldContext(t *testing.T) {
 	}
 }
 
-// tick reports the time held, increasing, about every 250 ms; it starts
-// again from the beginning after a release.
+// tick reports the time held, increasing, about every 250 ms, and 0 at a
+// release before the hold is complete; it starts again from the beginning
+// at the next press.
 func TestWaitHoldTick(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p, in := button(t)
@@ -164,8 +165,11 @@ func TestWaitHoldTick(t *testing.T) {
 		first := slices.Clone(ticks)
 		ticks = nil
 		mu.Unlock()
-		if len(first) < 2 || !slices.IsSorted(first) || first[0] <= 0 || first[len(first)-1] >= time.Second {
-			t.Errorf("ticks of a press of under a second: %v; want at least 2, increasing, under 1s", first)
+		if n := len(first); n < 3 || first[n-1] != 0 {
+			t.Fatalf("ticks of a press of under a second: %v; want at least 2, then 0 at the release", first)
+		}
+		if held := first[:len(first)-1]; !slices.IsSorted(held) || held[0] <= 0 || held[len(held)-1] >= time.Second {
+			t.Errorf("ticks of a press of under a second: %v; want increasing, under 1s, before the release's 0", first)
 		}
 
 		press(p, true)

@@ -3,8 +3,6 @@ package spare
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/shisa-gw/shisa/firmware/api"
@@ -97,39 +95,21 @@ func (u *Unit) showLEDs() {
 // watchButton activates a pack when the button is held for HoldTime
 // (holdTime).
 func (u *Unit) watchButton(ctx context.Context) {
-	// The LED goroutine ends with watchButton: none sets the LEDs after
-	// Run returns and the site's daemon has taken them.
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var lastTick atomic.Int64 // unix nanoseconds of the last tick while held
-	wg.Go(func() {
-		// A release before HoldTime ends no call: put the state back
-		// when the ticks stop.
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			if last := lastTick.Load(); last != 0 && time.Since(time.Unix(0, last)) > 600*time.Millisecond {
-				lastTick.Store(0)
-				u.showLEDs()
-			}
-		}
-	})
+	showing := false // ShowButtonHeld is on
 	for {
-		err := hal.WaitHold(ctx, u.o.Button, holdTime, func(time.Duration) {
-			if lastTick.Swap(time.Now().UnixNano()) == 0 {
+		err := hal.WaitHold(ctx, u.o.Button, holdTime, func(held time.Duration) {
+			switch {
+			case held > 0 && !showing:
+				showing = true
 				if err := ShowButtonHeld.On(u.o.LEDs); err != nil {
 					u.log.Warn("setting the LEDs", "err", err)
 				}
+			case held == 0 && showing: // released early: back to the state
+				showing = false
+				u.showLEDs()
 			}
 		})
-		lastTick.Store(0)
+		showing = false
 		if err != nil {
 			return
 		}

@@ -152,12 +152,12 @@ func run() int {
 	// One notifier for every round: STOPPING=1 reaches systemd only when
 	// shisad really stops, not when it turns from spare to site or back.
 	notify := handoverNotifier{ctx: ctx, inner: watchdog.SystemdNotifier{}}
+	if old := previousLayout(*cfgPath); old != "" {
+		fmt.Fprintf(os.Stderr, "shisad: %s is a site config of the previous layout and %s does not exist: move the config and its keys into %s (README: Upgrading), or start shisad with -config %s\n",
+			old, *cfgPath, filepath.Dir(*cfgPath), old)
+		return 2
+	}
 	for {
-		if old := previousLayout(*cfgPath); old != "" {
-			fmt.Fprintf(os.Stderr, "shisad: %s is a site config of the previous layout and %s does not exist: move the config and its keys into %s (README: Upgrading), or start shisad with -config %s\n",
-				old, *cfgPath, filepath.Dir(*cfgPath), old)
-			return 2
-		}
 		if spareMode(*cfgPath) {
 			log.Info("no site installed: running as a spare", "config", *cfgPath, "box", *box, "socket", *socket)
 			act, err := spare.Run(ctx, spare.Options{
